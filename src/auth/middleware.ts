@@ -1,0 +1,63 @@
+/**
+ * Management API authentication: `Authorization: Bearer` holding an API token (resolved exactly
+ * as the proxy does) or a session JWT. Sets `subject` on the context; never lets an
+ * unauthenticated request reach a handler.
+ */
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
+import { hasTokenPrefix } from "../token/format";
+import { verifyApiToken } from "./api-token";
+import { readBearer } from "./bearer";
+import { insufficientScope, invalidToken, missingCredential, multipleCredentials } from "./challenge";
+import { scheduleLastUse } from "./last-use";
+import { blockedResponse, clientIp, noteAuthFailure } from "./rate-limit";
+import { verifySession } from "./session";
+import type { Subject } from "./subject";
+
+export function authenticate(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const config = c.get("config");
+    const bearer = readBearer(c.req.header("authorization") ?? null);
+    if (!bearer.ok) {
+      if (bearer.reason === "multiple") throw multipleCredentials();
+      if (bearer.reason !== "malformed") throw missingCredential("This request needs an API token or a session: Authorization: Bearer <credential>.");
+    }
+    const ip = clientIp(c.req.raw);
+    const blocked = blockedResponse(ip);
+    if (blocked) throw blocked;
+    let failure: string;
+    if (!bearer.ok) failure = "credential is not a well-formed bearer token";
+    else if (hasTokenPrefix(bearer.credential)) {
+      const check = await verifyApiToken(c.env.DB, config, bearer.credential);
+      if (check.ok) {
+        c.set("subject", check.subject);
+        scheduleLastUse(c.executionCtx, c.env.DB, check.token, config.dbTimeoutMs);
+        return next();
+      }
+      failure = check.description;
+    } else {
+      const check = await verifySession(c.env.DB, config, bearer.credential);
+      if (check.ok) {
+        c.set("subject", check.subject);
+        return next();
+      }
+      failure = check.description;
+    }
+    throw (await noteAuthFailure(c.env.AUTH_FAILURE_LIMITER, ip)) ?? invalidToken(failure);
+  };
+}
+
+/** 403 unless the subject's current permission sets hold every one of `permissions`. */
+export function requirePermissions(subject: Subject, ...permissions: string[]): void {
+  const held = new Set(subject.permissions);
+  const missing = permissions.filter((p) => !held.has(p));
+  if (missing.length > 0) throw insufficientScope(missing);
+}
+
+/** 403 session_required unless the caller holds a session (API tokens never do). */
+export function requireSession(subject: Subject): void {
+  if (subject.credential !== "session") {
+    throw new ApiError("session_required", "This action needs a signed-in session; API tokens cannot perform it.");
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Failed-authentication throttling per client IP (issue 6 §14), through the Workers rate-limit
+ * binding. Only failures are counted (valid traffic never spends the budget). Once an IP is
+ * over its limit, this isolate answers that IP 429 before any D1 read until the period ends,
+ * so a flood of guessed tokens costs the database nothing.
+ */
+import { ApiError } from "../errors";
+
+const BLOCK_MS = 60_000;
+const MAX_TRACKED = 10_000;
+const blockedUntil = new Map<string, number>();
+
+export function clientIp(request: Request): string {
+  return request.headers.get("cf-connecting-ip") ?? "unknown";
+}
+
+export function rateLimited(retryAfterSeconds: number): ApiError {
+  return new ApiError("rate_limited", "Too many failed authentication attempts from this client; slow down.", {
+    "retry-after": String(retryAfterSeconds),
+  });
+}
+
+/** The 429 to send if this IP is currently blocked, else null. */
+export function blockedResponse(ip: string, now = Date.now()): ApiError | null {
+  const until = blockedUntil.get(ip);
+  if (until === undefined) return null;
+  if (until <= now) {
+    blockedUntil.delete(ip);
+    return null;
+  }
+  return rateLimited(Math.ceil((until - now) / 1000));
+}
+
+/** Count one failure; returns a 429 error when this failure crossed the limit. */
+export async function noteAuthFailure(limiter: RateLimit | undefined, ip: string, now = Date.now()): Promise<ApiError | null> {
+  if (!limiter) return null;
+  let outcome: RateLimitOutcome;
+  try {
+    outcome = await limiter.limit({ key: ip });
+  } catch {
+    // The limiter is advisory; its failure must not turn a 401 into a 5xx.
+    return null;
+  }
+  if (outcome.success) return null;
+  if (blockedUntil.size >= MAX_TRACKED) blockedUntil.clear();
+  blockedUntil.set(ip, now + BLOCK_MS);
+  return rateLimited(BLOCK_MS / 1000);
+}
+
+/** Test hook. */
+export function clearRateLimitBlocks(): void {
+  blockedUntil.clear();
+}

@@ -1,0 +1,157 @@
+/**
+ * The reads and writes of authentication: one statement resolves a token digest to its token,
+ * subject, membership status, permissions, groups and sites (SPEC §3.2), and one coalesced
+ * statement records last use (SPEC §3.5). Raw SQL on purpose: this is the per-request path,
+ * prepared once per isolate, and it must stay a single indexed read (`api_tokens_digest_uq`).
+ */
+import { newId } from "./ids";
+
+const DAY_MS = 86_400_000;
+export const LAST_USE_WRITE_INTERVAL_MS = 60_000;
+
+export interface ResolvedToken {
+  tokenId: string;
+  orgId: string;
+  kind: "user" | "service_user";
+  status: "active" | "revoked" | "expired" | "deleted";
+  tokenName: string;
+  inactivityDays: number;
+  expiresAt: number;
+  lastUsedAt: number | null;
+  subjectId: string;
+  subjectName: string;
+  /** Membership status for user tokens; null for service users (they have no membership). */
+  userStatus: "active" | "deactivated" | "removed" | null;
+  permissions: string[];
+  groups: string[];
+  sites: string[];
+}
+
+const PERMISSIONS_OF = (subject: string) => `(
+  SELECT json_group_array(DISTINCT j.value) FROM permission_sets ps, json_each(ps.permissions) j
+  WHERE ps.id IN (
+    SELECT permission_set_id FROM user_permission_sets WHERE user_id = ${subject}
+    UNION ALL
+    SELECT permission_set_id FROM service_user_permission_sets WHERE service_user_id = ${subject}
+  )
+)`;
+
+export const RESOLVE_TOKEN_SQL = `
+SELECT t.id AS token_id, t.org_id, t.kind, t.status, t.name AS token_name, t.inactivity_days,
+  t.expires_at, t.last_used_at,
+  COALESCE(t.user_id, t.service_user_id) AS subject_id,
+  COALESCE(u.name, s.name) AS subject_name,
+  u.status AS user_status,
+  ${PERMISSIONS_OF("COALESCE(t.user_id, t.service_user_id)")} AS permissions,
+  (SELECT json_group_array(group_id) FROM user_groups WHERE user_id = t.user_id) AS groups,
+  (SELECT json_group_array(site_id) FROM user_sites WHERE user_id = t.user_id) AS sites
+FROM api_tokens t
+LEFT JOIN users u ON u.id = t.user_id
+LEFT JOIN service_users s ON s.id = t.service_user_id
+WHERE t.digest = ?1`;
+
+interface ResolveRow {
+  token_id: string;
+  org_id: string;
+  kind: ResolvedToken["kind"];
+  status: ResolvedToken["status"];
+  token_name: string;
+  inactivity_days: number;
+  expires_at: number;
+  last_used_at: number | null;
+  subject_id: string;
+  subject_name: string;
+  user_status: ResolvedToken["userStatus"];
+  permissions: string;
+  groups: string;
+  sites: string;
+}
+
+function sortedList(json: string | null): string[] {
+  if (!json) return [];
+  return (JSON.parse(json) as (string | null)[]).filter((v): v is string => typeof v === "string").sort();
+}
+
+export async function resolveTokenByDigest(db: D1Database, digest: string): Promise<ResolvedToken | null> {
+  const row = await db.prepare(RESOLVE_TOKEN_SQL).bind(digest).first<ResolveRow>();
+  if (!row) return null;
+  return {
+    tokenId: row.token_id,
+    orgId: row.org_id,
+    kind: row.kind,
+    status: row.status,
+    tokenName: row.token_name,
+    inactivityDays: row.inactivity_days,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+    subjectId: row.subject_id,
+    subjectName: row.subject_name,
+    userStatus: row.user_status,
+    permissions: sortedList(row.permissions),
+    groups: sortedList(row.groups),
+    sites: sortedList(row.sites),
+  };
+}
+
+export interface SessionUserRow {
+  id: string;
+  orgId: string;
+  name: string;
+  status: "active" | "deactivated" | "removed";
+  permissions: string[];
+  groups: string[];
+  sites: string[];
+}
+
+const SESSION_USER_SQL = `
+SELECT u.id, u.org_id, u.name, u.status,
+  ${PERMISSIONS_OF("u.id")} AS permissions,
+  (SELECT json_group_array(group_id) FROM user_groups WHERE user_id = u.id) AS groups,
+  (SELECT json_group_array(site_id) FROM user_sites WHERE user_id = u.id) AS sites
+FROM users u WHERE u.id = ?1 AND u.org_id = ?2`;
+
+/** The member a session JWT names, with live permissions, groups and sites. */
+export async function loadSessionUser(db: D1Database, orgId: string, userId: string): Promise<SessionUserRow | null> {
+  const row = await db
+    .prepare(SESSION_USER_SQL)
+    .bind(userId, orgId)
+    .first<{ id: string; org_id: string; name: string; status: SessionUserRow["status"]; permissions: string; groups: string; sites: string }>();
+  if (!row) return null;
+  return {
+    id: row.id,
+    orgId: row.org_id,
+    name: row.name,
+    status: row.status,
+    permissions: sortedList(row.permissions),
+    groups: sortedList(row.groups),
+    sites: sortedList(row.sites),
+  };
+}
+
+const TOUCH_SQL = `
+UPDATE api_tokens
+SET last_used_at = ?1, last_active_at = ?1, expires_at = ?1 + inactivity_days * ${DAY_MS}
+WHERE id = ?2 AND status = 'active' AND (last_used_at IS NULL OR last_used_at <= ?1 - ${LAST_USE_WRITE_INTERVAL_MS})`;
+
+/** The "used for the first time" event, inserted only while last_used_at is still null. */
+const FIRST_USE_EVENT_SQL = `
+INSERT INTO activity_events (id, org_id, occurred_at, type, actor_id, actor_type, actor_name, target_type, target_id, target_name, details)
+SELECT ?1, t.org_id, ?2, 'token.first_used', COALESCE(t.user_id, t.service_user_id), t.kind,
+  COALESCE(u.name, s.name), 'api_token', t.id, t.name, NULL
+FROM api_tokens t
+LEFT JOIN users u ON u.id = t.user_id
+LEFT JOIN service_users s ON s.id = t.service_user_id
+WHERE t.id = ?3 AND t.last_used_at IS NULL AND t.status = 'active'`;
+
+/**
+ * Record a use at `now`. The WHERE clause makes a late or duplicate write a no-op, so
+ * concurrent isolates cannot move the clock backwards or write more than once a minute.
+ */
+export async function recordTokenUse(db: D1Database, token: ResolvedToken, now: number): Promise<void> {
+  const touch = db.prepare(TOUCH_SQL).bind(now, token.tokenId);
+  if (token.lastUsedAt === null) {
+    await db.batch([db.prepare(FIRST_USE_EVENT_SQL).bind(newId("evt", now), now, token.tokenId), touch]);
+  } else {
+    await touch.run();
+  }
+}

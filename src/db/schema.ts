@@ -1,0 +1,230 @@
+/**
+ * Portcullis storage schema (D1 / SQLite). See `db/README.md` for the invariants.
+ *
+ * Times are integer milliseconds since the epoch (UTC); the API renders them as ISO 8601.
+ * Ids are prefixed and time-sortable (`db/ids.ts`), so `ORDER BY id` is creation order and a
+ * cursor is just the last id seen.
+ *
+ * Never store a token secret: `api_tokens.digest` holds SHA-256 (or HMAC-SHA-256 with
+ * TOKEN_PEPPER) of the whole token, and `hint` holds prefix + last four characters.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const organizations = sqliteTable("organizations", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+/**
+ * A human member of one organization. The row is the membership: a person in two
+ * organizations is two rows (one per org), each with its own tokens (SPEC §1).
+ * `removed` keeps the row for the activity log's names; the API shows it as 404.
+ */
+export const users = sqliteTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id),
+    name: text("name").notNull(),
+    email: text("email").notNull(),
+    status: text("status", { enum: ["active", "deactivated", "removed"] }).notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("users_org_id_idx").on(t.orgId, t.id),
+    // One live membership per email per org; removed rows do not block re-invitation.
+    uniqueIndex("users_org_email_live_uq")
+      .on(t.orgId, t.email)
+      .where(sql`status <> 'removed'`),
+  ],
+);
+
+/** Created together with its token, 1:1 (SPEC §1). Never listed in /users, never a seat. */
+export const serviceUsers = sqliteTable(
+  "service_users",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id),
+    name: text("name").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("service_users_org_id_idx").on(t.orgId)],
+);
+
+export const permissionSets = sqliteTable(
+  "permission_sets",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id),
+    name: text("name").notNull(),
+    /** JSON array of permission strings, e.g. ["inspections.view"]. */
+    permissions: text("permissions").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("permission_sets_org_id_idx").on(t.orgId, t.id)],
+);
+
+export const groups = sqliteTable(
+  "groups",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id),
+    name: text("name").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("groups_org_id_idx").on(t.orgId, t.id)],
+);
+
+export const sites = sqliteTable(
+  "sites",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id),
+    name: text("name").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("sites_org_id_idx").on(t.orgId, t.id)],
+);
+
+export const userPermissionSets = sqliteTable(
+  "user_permission_sets",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    permissionSetId: text("permission_set_id")
+      .notNull()
+      .references(() => permissionSets.id),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.permissionSetId] }),
+    index("user_permission_sets_set_idx").on(t.permissionSetId),
+  ],
+);
+
+export const serviceUserPermissionSets = sqliteTable(
+  "service_user_permission_sets",
+  {
+    serviceUserId: text("service_user_id")
+      .notNull()
+      .references(() => serviceUsers.id),
+    permissionSetId: text("permission_set_id")
+      .notNull()
+      .references(() => permissionSets.id),
+  },
+  (t) => [
+    primaryKey({ columns: [t.serviceUserId, t.permissionSetId] }),
+    index("service_user_permission_sets_set_idx").on(t.permissionSetId),
+  ],
+);
+
+export const userGroups = sqliteTable(
+  "user_groups",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    groupId: text("group_id")
+      .notNull()
+      .references(() => groups.id),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.groupId] }), index("user_groups_group_idx").on(t.groupId)],
+);
+
+export const userSites = sqliteTable(
+  "user_sites",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    siteId: text("site_id")
+      .notNull()
+      .references(() => sites.id),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.siteId] }), index("user_sites_site_idx").on(t.siteId)],
+);
+
+/**
+ * Both token kinds. Exactly one of `user_id` / `service_user_id` is set, matching `kind`.
+ *
+ * `last_active_at` is when the inactivity clock last restarted (creation, regeneration or a
+ * recorded use); `expires_at` = last_active_at + inactivity_days, kept in the row so the expiry
+ * sweep and the limit checks are index range scans rather than computations over every row.
+ */
+export const apiTokens = sqliteTable(
+  "api_tokens",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id),
+    kind: text("kind", { enum: ["user", "service_user"] }).notNull(),
+    userId: text("user_id").references(() => users.id),
+    serviceUserId: text("service_user_id").references(() => serviceUsers.id),
+    name: text("name").notNull(),
+    digest: text("digest").notNull(),
+    hint: text("hint").notNull(),
+    status: text("status", { enum: ["active", "revoked", "expired", "deleted"] }).notNull(),
+    inactivityDays: integer("inactivity_days").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    lastUsedAt: integer("last_used_at"),
+    lastActiveAt: integer("last_active_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    revokedAt: integer("revoked_at"),
+    expiredAt: integer("expired_at"),
+    deletedAt: integer("deleted_at"),
+  },
+  (t) => [
+    // The hot path: one indexed lookup per proxied request (SPEC §3.2, §5).
+    uniqueIndex("api_tokens_digest_uq").on(t.digest),
+    // Limits (10 active per user per org, 20 active service tokens per org) and lists.
+    index("api_tokens_user_idx").on(t.userId, t.status, t.expiresAt),
+    index("api_tokens_org_kind_idx").on(t.orgId, t.kind, t.status, t.expiresAt),
+    index("api_tokens_service_user_idx").on(t.serviceUserId),
+    // Expiry sweep: active tokens ordered by deadline (SPEC §6).
+    index("api_tokens_expiry_idx").on(t.status, t.expiresAt),
+  ],
+);
+
+/** Append-only audit trail (SPEC §4 activity log), pruned by the retention cron. */
+export const activityEvents = sqliteTable(
+  "activity_events",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    occurredAt: integer("occurred_at").notNull(),
+    type: text("type").notNull(),
+    actorId: text("actor_id"),
+    actorType: text("actor_type", { enum: ["user", "service_user", "system", "operator"] }).notNull(),
+    actorName: text("actor_name").notNull(),
+    targetType: text("target_type"),
+    targetId: text("target_id"),
+    targetName: text("target_name"),
+    /** JSON object with event-specific details; never a secret. */
+    details: text("details"),
+  },
+  (t) => [
+    index("activity_events_org_idx").on(t.orgId, t.id),
+    index("activity_events_org_actor_idx").on(t.orgId, t.actorId, t.id),
+    index("activity_events_org_type_idx").on(t.orgId, t.type, t.id),
+    index("activity_events_occurred_idx").on(t.occurredAt),
+  ],
+);
+
+export type ApiTokenRow = typeof apiTokens.$inferSelect;
+export type UserRow = typeof users.$inferSelect;
+export type ActivityEventRow = typeof activityEvents.$inferSelect;

@@ -1,0 +1,126 @@
+/**
+ * Creating tokens under their limits (SPEC §1): "10 active per user per org" and "20 active
+ * service tokens per org" hold under concurrent creation because the count and the insert are
+ * one statement (INSERT … SELECT … WHERE count < limit); D1 runs each batch as one transaction,
+ * so no two creations can both see the last free slot.
+ */
+import { sql } from "drizzle-orm";
+import { DAY_MS, SERVICE_TOKEN_LIMIT, USER_TOKEN_INACTIVITY_DAYS, USER_TOKEN_LIMIT } from "../permissions";
+import { generateToken, tokenHint } from "../token/format";
+import { tokenDigest } from "../token/digest";
+import type { ActivityInput, Actor } from "./activity";
+import { atomically, type Orm } from "./client";
+import { newId } from "./ids";
+
+export interface CreatedToken {
+  id: string;
+  secret: string;
+  hint: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+async function freshSecret(kind: "user" | "service_user", pepper: string | undefined) {
+  const secret = generateToken(kind);
+  return { secret, digest: await tokenDigest(secret, pepper), hint: tokenHint(secret) };
+}
+
+/** Returns null when the user already holds USER_TOKEN_LIMIT active tokens in this org. */
+export async function createUserToken(
+  db: Orm,
+  input: { orgId: string; userId: string; userName: string; name: string; pepper: string | undefined; now?: number },
+): Promise<CreatedToken | null> {
+  const now = input.now ?? Date.now();
+  const id = newId("tok", now);
+  const { secret, digest, hint } = await freshSecret("user", input.pepper);
+  const expiresAt = now + USER_TOKEN_INACTIVITY_DAYS * DAY_MS;
+  const actor: Actor = { id: input.userId, type: "user", name: input.userName };
+  const [inserted] = await atomically(db, [
+    sql`
+      INSERT INTO api_tokens (id, org_id, kind, user_id, service_user_id, name, digest, hint, status,
+        inactivity_days, created_at, updated_at, last_used_at, last_active_at, expires_at)
+      SELECT ${id}, ${input.orgId}, 'user', ${input.userId}, NULL, ${input.name}, ${digest}, ${hint}, 'active',
+        ${USER_TOKEN_INACTIVITY_DAYS}, ${now}, ${now}, NULL, ${now}, ${expiresAt}
+      WHERE (SELECT count(*) FROM api_tokens
+             WHERE user_id = ${input.userId} AND status = 'active' AND expires_at > ${now}) < ${USER_TOKEN_LIMIT}
+        AND EXISTS (SELECT 1 FROM users WHERE id = ${input.userId} AND org_id = ${input.orgId} AND status = 'active')`,
+    activityInsertIfTokenExists(id, {
+      orgId: input.orgId,
+      type: "token.created",
+      actor,
+      target: { type: "api_token", id, name: input.name },
+      details: { kind: "user", hint },
+      at: now,
+    }),
+  ]);
+  if (changes(inserted) === 0) return null;
+  return { id, secret, hint, createdAt: now, expiresAt };
+}
+
+/**
+ * Creates a service user and its token together. Returns null at the org's limit. The service
+ * user row is inserted under the same count condition, so a refused creation leaves nothing.
+ */
+export async function createServiceToken(
+  db: Orm,
+  input: {
+    orgId: string;
+    name: string;
+    inactivityDays: number;
+    permissionSetIds: string[];
+    actor: Actor;
+    pepper: string | undefined;
+    now?: number;
+  },
+): Promise<(CreatedToken & { serviceUserId: string }) | null> {
+  const now = input.now ?? Date.now();
+  const id = newId("tok", now);
+  const serviceUserId = newId("svc", now);
+  const { secret, digest, hint } = await freshSecret("service_user", input.pepper);
+  const expiresAt = now + input.inactivityDays * DAY_MS;
+  const underLimit = sql`(SELECT count(*) FROM api_tokens
+      WHERE org_id = ${input.orgId} AND kind = 'service_user' AND status = 'active' AND expires_at > ${now}) < ${SERVICE_TOKEN_LIMIT}`;
+  const [serviceUserInserted] = await atomically(db, [
+    sql`INSERT INTO service_users (id, org_id, name, created_at)
+      SELECT ${serviceUserId}, ${input.orgId}, ${input.name}, ${now} WHERE ${underLimit}`,
+    sql`
+      INSERT INTO api_tokens (id, org_id, kind, user_id, service_user_id, name, digest, hint, status,
+        inactivity_days, created_at, updated_at, last_used_at, last_active_at, expires_at)
+      SELECT ${id}, ${input.orgId}, 'service_user', NULL, ${serviceUserId}, ${input.name}, ${digest}, ${hint}, 'active',
+        ${input.inactivityDays}, ${now}, ${now}, NULL, ${now}, ${expiresAt}
+      WHERE EXISTS (SELECT 1 FROM service_users WHERE id = ${serviceUserId})`,
+    ...input.permissionSetIds.map(
+      (setId) => sql`INSERT INTO service_user_permission_sets (service_user_id, permission_set_id)
+        SELECT ${serviceUserId}, ${setId}
+        WHERE EXISTS (SELECT 1 FROM service_users WHERE id = ${serviceUserId})
+          AND EXISTS (SELECT 1 FROM permission_sets WHERE id = ${setId} AND org_id = ${input.orgId})`,
+    ),
+    activityInsertIfTokenExists(id, {
+      orgId: input.orgId,
+      type: "token.created",
+      actor: input.actor,
+      target: { type: "api_token", id, name: input.name },
+      details: { kind: "service_user", hint, service_user_id: serviceUserId, inactivity_days: input.inactivityDays },
+      at: now,
+    }),
+  ]);
+  // The service user insert carries the limit condition; everything else follows it.
+  if (changes(serviceUserInserted) === 0) return null;
+  return { id, secret, hint, createdAt: now, expiresAt, serviceUserId };
+}
+
+/** An activity insert that only lands if the token row exists (i.e. the creation succeeded). */
+export function activityInsertIfTokenExists(tokenId: string, event: ActivityInput) {
+  const at = event.at ?? Date.now();
+  return sql`
+    INSERT INTO activity_events (id, org_id, occurred_at, type, actor_id, actor_type, actor_name, target_type, target_id, target_name, details)
+    SELECT ${newId("evt", at)}, ${event.orgId}, ${at}, ${event.type}, ${event.actor.id}, ${event.actor.type}, ${event.actor.name},
+      ${event.target?.type ?? null}, ${event.target?.id ?? null}, ${event.target?.name ?? null},
+      ${event.details ? JSON.stringify(event.details) : null}
+    WHERE EXISTS (SELECT 1 FROM api_tokens WHERE id = ${tokenId})`;
+}
+
+/** Rows changed by a D1 run result. */
+export function changes(result: unknown): number {
+  return (result as { meta?: { changes?: number } })?.meta?.changes ?? 0;
+}

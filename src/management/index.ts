@@ -1,0 +1,32 @@
+/**
+ * The management API (SPEC §4), mounted under MANAGEMENT_PREFIX. Public routes are registered
+ * before `authenticate()`; Hono runs matching handlers in registration order, so everything
+ * registered after it requires a valid API token or session.
+ */
+import { authenticate } from "../auth/middleware";
+import { bodyGuard } from "./body-guard";
+import { createRouter, noStoreByDefault, type ManagementApp } from "./common";
+import { registerJwks } from "./routes/jwks";
+import { registerMe } from "./routes/me";
+import { registerOrgs } from "./routes/orgs";
+import { registerPublicRoutes, registerProtectedRoutes } from "./routes";
+import { registerOpenApi } from "./openapi";
+
+export function createManagementApp(prefix: string): ManagementApp {
+  const app = createRouter();
+  app.use("*", noStoreByDefault());
+  app.use("*", bodyGuard());
+
+  // Public.
+  registerJwks(app);
+  registerOrgs(app);
+  registerPublicRoutes(app);
+  // The document is generated per request from the registry, so it lists routes added below too.
+  registerOpenApi(app, prefix);
+
+  // Everything below needs a credential.
+  app.use("*", authenticate());
+  registerMe(app);
+  registerProtectedRoutes(app);
+  return app;
+}

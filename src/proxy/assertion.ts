@@ -1,0 +1,72 @@
+/**
+ * X-Portcullis-Assertion (SPEC §3.4): a short-lived ES256 JWT stating who the caller is, so the
+ * upstream can verify identity cryptographically instead of trusting headers on the wire.
+ * Public keys are served at `<prefix>/.well-known/jwks.json`; `kid` is the RFC 7638 thumbprint.
+ */
+import { SignJWT, calculateJwkThumbprint, importJWK, type CryptoKey as JoseKey, type JWK } from "jose";
+import type { Subject } from "../auth/subject";
+
+export const ASSERTION_LIFETIME_SECONDS = 60;
+
+interface SigningKey {
+  key: JoseKey | Uint8Array;
+  kid: string;
+  publicJwk: JWK;
+}
+
+const keys = new Map<string, Promise<SigningKey>>();
+
+function publicPart(jwk: JsonWebKey): JWK {
+  return { kty: jwk.kty!, crv: jwk.crv!, x: jwk.x!, y: jwk.y! };
+}
+
+export function signingKey(privateJwk: JsonWebKey): Promise<SigningKey> {
+  const cacheKey = privateJwk.d!;
+  let entry = keys.get(cacheKey);
+  if (!entry) {
+    entry = (async () => {
+      const publicJwk = publicPart(privateJwk);
+      const kid = await calculateJwkThumbprint(publicJwk, "sha256");
+      const key = await importJWK({ ...(privateJwk as JWK), alg: "ES256" }, "ES256");
+      return { key, kid, publicJwk: { ...publicJwk, kid, alg: "ES256", use: "sig" } };
+    })();
+    entry.catch(() => keys.delete(cacheKey));
+    keys.set(cacheKey, entry);
+  }
+  return entry;
+}
+
+export interface AssertionOptions {
+  issuer: string;
+  audience: string;
+  now?: number;
+}
+
+export async function signAssertion(privateJwk: JsonWebKey, subject: Subject, tokenId: string, options: AssertionOptions): Promise<string> {
+  const { key, kid } = await signingKey(privateJwk);
+  const iat = Math.floor((options.now ?? Date.now()) / 1000);
+  return new SignJWT({
+    subject_type: subject.type,
+    name: subject.name,
+    org: subject.orgId,
+    token_id: tokenId,
+    permissions: subject.permissions,
+    groups: subject.groups,
+    sites: subject.sites,
+  })
+    .setProtectedHeader({ alg: "ES256", typ: "JWT", kid })
+    .setIssuer(options.issuer)
+    .setAudience(options.audience)
+    .setSubject(subject.id)
+    .setIssuedAt(iat)
+    .setNotBefore(iat)
+    .setExpirationTime(iat + ASSERTION_LIFETIME_SECONDS)
+    .setJti(crypto.randomUUID())
+    .sign(key);
+}
+
+export async function jwks(privateJwk: JsonWebKey | null): Promise<{ keys: JWK[] }> {
+  if (!privateJwk) return { keys: [] };
+  const { publicJwk } = await signingKey(privateJwk);
+  return { keys: [publicJwk] };
+}

@@ -1,0 +1,57 @@
+/**
+ * The reverse proxy (SPEC §3): authenticate, apply the route policy, attach identity, forward.
+ * Every rejection is decided before the upstream is contacted; every D1 failure is a 503.
+ */
+import type { Context } from "hono";
+import { verifyApiToken } from "../auth/api-token";
+import { readBearer } from "../auth/bearer";
+import { insufficientScope, invalidToken, missingCredential, multipleCredentials } from "../auth/challenge";
+import { scheduleLastUse } from "../auth/last-use";
+import { blockedResponse, clientIp, noteAuthFailure } from "../auth/rate-limit";
+import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
+import { signAssertion } from "./assertion";
+import { forward, upstreamTarget } from "./forward";
+import { attachIdentity, upstreamRequestHeaders } from "./headers";
+import { decide, missingPermissions } from "./policy";
+
+export async function handleProxy(c: Context<AppEnv>): Promise<Response> {
+  const config = c.get("config");
+  const request = c.req.raw;
+  const url = new URL(request.url);
+  if (!config.upstreamUrl || !config.assertionPrivateKey || !config.assertionAudience) {
+    throw new ApiError("internal_error", "Portcullis is not configured: UPSTREAM_URL and ASSERTION_PRIVATE_KEY are required.");
+  }
+  const decision = decide(config.policy, request.method, url.pathname);
+  if (decision === null) throw new ApiError("invalid_request", "The request path is not valid percent-encoding.");
+  const target = upstreamTarget(config.upstreamUrl, url);
+  const headers = upstreamRequestHeaders(request.headers);
+  if (decision.kind === "public") return forward(request, target, headers, config.upstreamTimeoutMs);
+
+  const bearer = readBearer(request.headers.get("authorization"));
+  if (!bearer.ok) {
+    if (bearer.reason === "multiple") throw multipleCredentials();
+    if (bearer.reason === "missing" || bearer.reason === "other_scheme") throw missingCredential();
+  }
+  const ip = clientIp(request);
+  const blocked = blockedResponse(ip);
+  if (blocked) throw blocked;
+  const check = bearer.ok
+    ? await verifyApiToken(c.env.DB, config, bearer.credential)
+    : ({ ok: false, reason: "malformed", description: "credential is not a well-formed bearer token" } as const);
+  if (!check.ok) {
+    throw (await noteAuthFailure(c.env.AUTH_FAILURE_LIMITER, ip)) ?? invalidToken(check.description);
+  }
+  const { subject, token } = check;
+  if (decision.kind === "permissions") {
+    const missing = missingPermissions(decision.required, subject.permissions);
+    if (missing.length > 0) throw insufficientScope(missing);
+  }
+  const assertion = await signAssertion(config.assertionPrivateKey, subject, token.tokenId, {
+    issuer: config.assertionIssuer,
+    audience: config.assertionAudience,
+  });
+  attachIdentity(headers, subject, token.tokenId, assertion);
+  scheduleLastUse(c.executionCtx, c.env.DB, token, config.dbTimeoutMs);
+  return forward(request, target, headers, config.upstreamTimeoutMs);
+}

@@ -1,0 +1,125 @@
+/**
+ * Calls the Worker's own fetch handler inside workerd, with optional env overrides (a failing
+ * D1, another upstream, a fake limiter), and waits for its waitUntil work.
+ */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import worker from "../../src/index";
+import type { Env } from "../../src/env";
+
+export const PREFIX = "/_portcullis/v1";
+export const ORIGIN = "https://portcullis.test";
+
+export interface CallOptions extends RequestInit {
+  env?: Partial<Env>;
+  /** Wait for ctx.waitUntil work (last-use writes) before returning. Default true. */
+  settle?: boolean;
+}
+
+export async function call(path: string, options: CallOptions = {}): Promise<Response> {
+  const { env: overrides, settle = true, ...init } = options;
+  const ctx = createExecutionContext();
+  const request = new Request(ORIGIN + path, init) as Parameters<typeof worker.fetch>[0];
+  const response = await worker.fetch(request, { ...env, ...overrides } as Env, ctx);
+  if (settle) await waitOnExecutionContext(ctx);
+  return response;
+}
+
+export function bearer(credential: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { authorization: `Bearer ${credential}`, ...extra };
+}
+
+/** Management API call with a JSON body. */
+export async function api(
+  method: string,
+  path: string,
+  credential: string | null,
+  body?: unknown,
+  options: CallOptions = {},
+): Promise<Response> {
+  const headers: Record<string, string> = credential ? bearer(credential) : {};
+  if (body !== undefined) headers["content-type"] = "application/json";
+  return call(PREFIX + path, {
+    ...options,
+    method,
+    headers: { ...headers, ...(options.headers as Record<string, string> | undefined) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+/** What the fake upstream received on paths containing `marker`. */
+export async function upstreamRequests(marker: string): Promise<UpstreamRequest[]> {
+  const res = await fetch(`${env.UPSTREAM_URL}/__control/requests?marker=${encodeURIComponent(marker)}`);
+  return (await res.json()) as UpstreamRequest[];
+}
+
+export interface UpstreamRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  body: string | null;
+  body_bytes: number;
+  body_sha256: string;
+}
+
+export function marker(): string {
+  return crypto.randomUUID();
+}
+
+/** A D1 binding that counts prepared statements and batches (for the per-request D1 budget). */
+export function countingDb(db: D1Database = env.DB) {
+  const counts = { prepare: 0, batch: 0, exec: 0 };
+  const wrapped = new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop === "prepare") {
+        return (sql: string) => {
+          counts.prepare++;
+          return target.prepare(sql);
+        };
+      }
+      if (prop === "batch") {
+        return (statements: D1PreparedStatement[]) => {
+          counts.batch++;
+          return target.batch(statements);
+        };
+      }
+      if (prop === "exec") {
+        return (sql: string) => {
+          counts.exec++;
+          return target.exec(sql);
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { db: wrapped, counts };
+}
+
+/** A D1 binding whose every call fails as production D1 does, or hangs. */
+export function failingDb(message = "D1_ERROR: Network connection lost.", mode: "throw" | "hang" = "throw") {
+  const fail = () => (mode === "hang" ? new Promise<never>(() => {}) : Promise.reject(new Error(message)));
+  const statement = {
+    bind: () => statement,
+    first: fail,
+    all: fail,
+    run: fail,
+    raw: fail,
+  };
+  let calls = 0;
+  const db = {
+    prepare: () => {
+      calls++;
+      return statement;
+    },
+    batch: () => {
+      calls++;
+      return fail();
+    },
+    exec: fail,
+    dump: fail,
+    withSession: () => db,
+  } as unknown as D1Database;
+  return { db, calls: () => calls };
+}

@@ -1,0 +1,40 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+/** A fresh ES256 key for signing assertions in this test run (never a committed secret). */
+async function testSigningKey(): Promise<string> {
+  const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  return JSON.stringify(await crypto.subtle.exportKey("jwk", pair.privateKey));
+}
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  const assertionKey = await testSigningKey();
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            UPSTREAM_URL: `http://127.0.0.1:${inject("upstreamPort")}`,
+            UPSTREAM_TIMEOUT_MS: "1500",
+            ASSERTION_PRIVATE_KEY: assertionKey,
+            ADMIN_SECRET: "test-admin-secret",
+            SESSION_SECRET: "test-session-secret",
+            SESSION_ISSUER: "portcullis-demo-idp",
+            SESSION_AUDIENCE: "portcullis",
+          },
+        },
+      })),
+    ],
+    test: {
+      globalSetup: ["./test/global-setup.ts"],
+      setupFiles: ["./test/setup.ts"],
+      include: ["test/**/*.test.ts"],
+      testTimeout: 30_000,
+      hookTimeout: 60_000,
+    },
+  };
+});
