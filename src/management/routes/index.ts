@@ -1,15 +1,37 @@
 /**
- * One file per resource; each exports `registerX(app)`. Add new routes here, in the group
- * that matches their authentication.
+ * One file per resource; each exports `registerX(app)`. Registration order matters only
+ * between the two groups: public routes are registered before `authenticate()`.
  */
+import { registerScim } from "../../scim";
 import type { ManagementApp } from "../common";
+import { registerActivityLog } from "./activity-log";
+import { registerCredentialsRevoke } from "./credentials-revoke";
+import { registerDocs } from "./docs";
+import { registerGroups } from "./groups";
+import { registerIntrospect } from "./introspect";
+import { registerMeApiTokens } from "./me-api-tokens";
+import { registerPermissionSets } from "./permission-sets";
+import { registerSeats } from "./seats";
+import { registerServiceTokens } from "./service-tokens";
+import { registerSites } from "./sites";
+import { registerUsers } from "./users";
 
-/** Routes that authenticate by other means (operator secret, none, or their own form body). */
+/** Routes that authenticate by other means (none, or their own rules). */
 export function registerPublicRoutes(app: ManagementApp): void {
-  void app;
+  registerDocs(app);
+  registerCredentialsRevoke(app);
 }
 
 /** Routes behind `authenticate()`. */
 export function registerProtectedRoutes(app: ManagementApp): void {
-  void app;
+  registerMeApiTokens(app);
+  registerServiceTokens(app);
+  registerUsers(app);
+  registerGroups(app);
+  registerSites(app);
+  registerPermissionSets(app);
+  registerSeats(app);
+  registerActivityLog(app);
+  registerIntrospect(app);
+  registerScim(app);
 }

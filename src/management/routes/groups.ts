@@ -1,0 +1,6 @@
+import type { ManagementApp } from "../common";
+
+// Placeholder: replaced by the implementation of this resource.
+export function registerGroups(app: ManagementApp): void {
+  void app;
+}
