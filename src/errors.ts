@@ -12,6 +12,7 @@ export const ERROR_STATUS = {
   reauthentication_required: 403,
   not_found: 404,
   method_not_allowed: 405,
+  conflict: 409,
   token_limit_reached: 409,
   invalid_state: 409,
   payload_too_large: 413,
