@@ -1,24 +1,24 @@
 /**
- * Builds the Hono app: config first, then the management API under its prefix, then the proxy
- * for every other path. One onError turns every failure into the JSON error shape.
+ * Builds the Hono app: the management API is mounted under its prefix as a separate app, so a
+ * path under the prefix that no management route matches is a 404 there and can never fall
+ * through to the proxy; every other path is the proxy. One onError per app turns every failure
+ * into the JSON error shape.
  */
 import { Hono } from "hono";
-import { getConfig } from "./config";
+import { withConfig } from "./config";
 import type { AppEnv } from "./env";
 import { ApiError, errorResponse, toErrorResponse } from "./errors";
 import { createManagementApp } from "./management";
 import { handleProxy } from "./proxy/handler";
 
 export function createApp(prefix: string) {
-  const app = new Hono<AppEnv>();
-  app.use("*", async (c, next) => {
-    c.set("config", getConfig(c.env));
-    return next();
-  });
   const management = createManagementApp(prefix);
   management.notFound(() => errorResponse(new ApiError("not_found", "No such management route.")));
   management.onError((err) => toErrorResponse(err));
-  app.route(prefix, management);
+
+  const app = new Hono<AppEnv>();
+  app.mount(prefix, management.fetch);
+  app.use("*", withConfig());
   app.all("*", handleProxy);
   app.onError((err) => toErrorResponse(err));
   return app;

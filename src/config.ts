@@ -2,7 +2,8 @@
  * Parses and validates the Worker's vars and secrets once per env object. A bad value fails
  * fast with a message naming the variable; it never silently falls back to something unsafe.
  */
-import type { Env } from "./env";
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv, Env } from "./env";
 import { parsePolicy, type RoutePolicy } from "./proxy/policy";
 import { DEMO_POLICY } from "./proxy/demo-policy";
 
@@ -119,4 +120,12 @@ export function getConfig(env: Env): Config {
     cache.set(env, config);
   }
   return config;
+}
+
+/** Hono middleware: parse (once) and expose the config as `c.get("config")`. */
+export function withConfig(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    c.set("config", getConfig(c.env));
+    return next();
+  };
 }

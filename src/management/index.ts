@@ -3,6 +3,7 @@
  * before `authenticate()`; Hono runs matching handlers in registration order, so everything
  * registered after it requires a valid API token or session.
  */
+import { withConfig } from "../config";
 import { authenticate } from "../auth/middleware";
 import { bodyGuard } from "./body-guard";
 import { createRouter, noStoreByDefault, type ManagementApp } from "./common";
@@ -14,6 +15,7 @@ import { registerOpenApi } from "./openapi";
 
 export function createManagementApp(prefix: string): ManagementApp {
   const app = createRouter();
+  app.use("*", withConfig());
   app.use("*", noStoreByDefault());
   app.use("*", bodyGuard());
 
