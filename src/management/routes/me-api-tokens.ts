@@ -1,6 +1,168 @@
-import type { ManagementApp } from "../common";
+/**
+ * User API tokens (SPEC §1, §4): `/me/api-tokens`. A member generates, lists and revokes their
+ * own tokens in the organization of their credential. Service users have no user tokens.
+ */
+import { createRoute } from "@hono/zod-openapi";
+import { invalidateCached } from "../../auth/cache";
+import { requireSession } from "../../auth/middleware";
+import type { Subject } from "../../auth/subject";
+import { guard, orm } from "../../db/client";
+import { listUserTokens, revokeToken, type TokenRecord } from "../../db/token-lifecycle";
+import { createUserToken } from "../../db/tokens";
+import { ApiError } from "../../errors";
+import { USER_TOKEN_INACTIVITY_DAYS, USER_TOKEN_LIMIT } from "../../permissions";
+import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, page, PaginationQuery, type ManagementApp } from "../common";
+import {
+  CreateUserApiTokenBody,
+  NewUserApiTokenSchema,
+  UserApiTokenListSchema,
+  UserApiTokenSchema,
+  userApiTokenResource,
+} from "../token-resource";
 
-// Placeholder: replaced by the implementation of this resource.
+/** Fresh authentication for generating a token (SPEC §4): the session's auth_time at most 5 minutes old. */
+export const REAUTHENTICATION_WINDOW_SECONDS = 300;
+
+const json = <T>(schema: T) => ({ "application/json": { schema } });
+const TAGS = ["User API tokens"];
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/me/api-tokens",
+  tags: TAGS,
+  summary: "List my user API tokens",
+  description: "The caller's own user API tokens in this organization (session or user API token). Never includes secrets.",
+  security: BEARER_SECURITY,
+  request: { query: PaginationQuery },
+  responses: { 200: { description: "A page of tokens", content: json(UserApiTokenListSchema) }, ...errorResponses(400) },
+});
+
+const createRouteDef = createRoute({
+  method: "post",
+  path: "/me/api-tokens",
+  tags: TAGS,
+  summary: "Generate a user API token",
+  description:
+    "Session only, with authentication at most 5 minutes old (else 403 `reauthentication_required`; an API token gets 403 " +
+    "`session_required`). Returns the secret once. At most 10 active tokens per user per organization (409 `token_limit_reached`).",
+  security: BEARER_SECURITY,
+  request: { body: { required: true, content: json(CreateUserApiTokenBody) } },
+  responses: {
+    201: { description: "Created; `token` is shown only here", content: json(NewUserApiTokenSchema) },
+    ...errorResponses(400, 409, 413, 415),
+  },
+});
+
+const revokeRoute = createRoute({
+  method: "post",
+  path: "/me/api-tokens/{id}/revoke",
+  tags: TAGS,
+  summary: "Revoke one of my user API tokens",
+  description: "Stops the token on its very next request. Idempotent: revoking a revoked token returns it unchanged.",
+  security: BEARER_SECURITY,
+  request: { params: IdParam },
+  responses: { 200: { description: "The revoked token", content: json(UserApiTokenSchema) }, ...errorResponses(404, 409) },
+});
+
+/** Only members hold user tokens; a service user asking about them is refused outright. */
+function requireMember(subject: Subject): void {
+  if (subject.type !== "user") {
+    throw new ApiError("forbidden", "Service users have no user API tokens; manage service tokens under /service-tokens.");
+  }
+}
+
 export function registerMeApiTokens(app: ManagementApp): void {
-  void app;
+  app.openapi(listRoute, async (c) => {
+    const subject = c.get("subject");
+    requireMember(subject);
+    const { limit, cursor } = c.req.valid("query");
+    const afterId = decodeCursor(cursor);
+    const config = c.get("config");
+    const rows = await guard(
+      () => listUserTokens(orm(c.env.DB), { orgId: subject.orgId, userId: subject.id, afterId, take: limit + 1 }),
+      { timeoutMs: config.dbTimeoutMs, retry: true },
+    );
+    const now = Date.now();
+    const result = page(rows, limit);
+    return c.json({ data: result.rows.map((t) => userApiTokenResource(t, now)), next_cursor: result.nextCursor }, 200);
+  });
+
+  app.openapi(createRouteDef, async (c) => {
+    const subject = c.get("subject");
+    // Any API token (a service user's included) is refused with session_required (SPEC §4).
+    requireSession(subject);
+    const now = Date.now();
+    if (subject.authTime === null || Math.floor(now / 1000) - subject.authTime > REAUTHENTICATION_WINDOW_SECONDS) {
+      throw new ApiError(
+        "reauthentication_required",
+        "Generating an API token needs a fresh sign-in: authenticate again with your identity provider, then retry within 5 minutes.",
+      );
+    }
+    const { name } = c.req.valid("json");
+    const config = c.get("config");
+    const created = await guard(
+      () =>
+        createUserToken(orm(c.env.DB), {
+          orgId: subject.orgId,
+          userId: subject.id,
+          userName: subject.name,
+          name,
+          pepper: config.tokenPepper,
+          now,
+        }),
+      { timeoutMs: config.dbTimeoutMs, retry: false },
+    );
+    if (!created) {
+      throw new ApiError(
+        "token_limit_reached",
+        `You already have ${USER_TOKEN_LIMIT} active API tokens in this organization; revoke one before generating another.`,
+      );
+    }
+    const token: TokenRecord = {
+      id: created.id,
+      orgId: subject.orgId,
+      kind: "user",
+      userId: subject.id,
+      serviceUserId: null,
+      name,
+      hint: created.hint,
+      status: "active",
+      inactivityDays: USER_TOKEN_INACTIVITY_DAYS,
+      createdAt: created.createdAt,
+      updatedAt: created.createdAt,
+      lastUsedAt: null,
+      lastActiveAt: created.createdAt,
+      expiresAt: created.expiresAt,
+      revokedAt: null,
+      expiredAt: null,
+      deletedAt: null,
+    };
+    // The secret is in this body only (SPEC §1); never cache it.
+    c.header("Cache-Control", "no-store");
+    return c.json({ ...userApiTokenResource(token, now), token: created.secret }, 201);
+  });
+
+  app.openapi(revokeRoute, async (c) => {
+    const subject = c.get("subject");
+    requireMember(subject);
+    const { id } = c.req.valid("param");
+    const config = c.get("config");
+    const now = Date.now();
+    const result = await guard(
+      () =>
+        revokeToken(orm(c.env.DB), {
+          orgId: subject.orgId,
+          tokenId: id,
+          kind: "user",
+          ownerUserId: subject.id,
+          actor: actorOf(subject),
+          now,
+        }),
+      { timeoutMs: config.dbTimeoutMs, retry: false },
+    );
+    if (result.outcome === "not_found") throw new ApiError("not_found", "No such API token of yours in this organization.");
+    if (result.outcome === "invalid_state") throw new ApiError("invalid_state", "The token changed while it was being revoked; try again.");
+    if (result.outcome === "revoked") invalidateCached({ tokenIds: [id] });
+    return c.json(userApiTokenResource(result.token, now), 200);
+  });
 }

@@ -1,6 +1,316 @@
-import type { ManagementApp } from "../common";
+/**
+ * Service user API tokens (SPEC §1, §4): `/service-tokens`. Every route needs
+ * `integrations.manage`. Life cycle: create → (edit) → revoke → regenerate | delete; an
+ * expired token may also be revoked (then regenerated) or deleted. Each transition is decided
+ * atomically in D1 (db/token-lifecycle.ts); an id from another org is 404.
+ */
+import { createRoute } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { invalidateCached } from "../../auth/cache";
+import { requirePermissions } from "../../auth/middleware";
+import { guard, orm } from "../../db/client";
+import {
+  allPermissionSetIds,
+  deleteServiceToken,
+  editServiceToken,
+  getServiceToken,
+  listServiceTokens,
+  regenerateServiceToken,
+  revokeToken,
+  unknownPermissionSetIds,
+  type ServiceTokenRecord,
+} from "../../db/token-lifecycle";
+import { createServiceToken } from "../../db/tokens";
+import type { AppEnv } from "../../env";
+import { ApiError } from "../../errors";
+import { DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS, SERVICE_TOKEN_LIMIT } from "../../permissions";
+import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, page, PaginationQuery, type ManagementApp } from "../common";
+import {
+  CreateServiceTokenBody,
+  EditServiceTokenBody,
+  NewServiceTokenSchema,
+  ServiceTokenListSchema,
+  ServiceTokenSchema,
+  serviceTokenResource,
+} from "../token-resource";
 
-// Placeholder: replaced by the implementation of this resource.
+const MANAGE = "integrations.manage";
+
+const json = <T>(schema: T) => ({ "application/json": { schema } });
+const TAGS = ["Service user API tokens"];
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/service-tokens",
+  tags: TAGS,
+  summary: "List the organization's service user API tokens",
+  description: "Needs `integrations.manage`. Never includes secrets; deleted tokens are not listed.",
+  security: BEARER_SECURITY,
+  request: { query: PaginationQuery },
+  responses: { 200: { description: "A page of tokens", content: json(ServiceTokenListSchema) }, ...errorResponses(400) },
+});
+
+const createTokenRoute = createRoute({
+  method: "post",
+  path: "/service-tokens",
+  tags: TAGS,
+  summary: "Create a service user and its API token",
+  description:
+    "Needs `integrations.manage`. `inactivity_days` is 31, 45 (default), 60 or 180; `permission_set_ids` defaults to all of the " +
+    "organization's permission sets. Returns the secret once. At most 20 active service tokens per organization (409 `token_limit_reached`).",
+  security: BEARER_SECURITY,
+  request: { body: { required: true, content: json(CreateServiceTokenBody) } },
+  responses: {
+    201: { description: "Created; `token` is shown only here", content: json(NewServiceTokenSchema) },
+    ...errorResponses(400, 409, 413, 415),
+  },
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/service-tokens/{id}",
+  tags: TAGS,
+  summary: "View a service user API token",
+  description: "Needs `integrations.manage`. With its service user and permission sets.",
+  security: BEARER_SECURITY,
+  request: { params: IdParam },
+  responses: { 200: { description: "The token", content: json(ServiceTokenSchema) }, ...errorResponses(404) },
+});
+
+const editRoute = createRoute({
+  method: "patch",
+  path: "/service-tokens/{id}",
+  tags: TAGS,
+  summary: "Edit a service user API token",
+  description:
+    "Needs `integrations.manage`. Rename (the service user too), change the inactivity window (the idle deadline becomes last " +
+    "activity + new window) or replace the permission sets (effective on the token's next request).",
+  security: BEARER_SECURITY,
+  request: { params: IdParam, body: { required: true, content: json(EditServiceTokenBody) } },
+  responses: { 200: { description: "The edited token", content: json(ServiceTokenSchema) }, ...errorResponses(400, 404, 413, 415) },
+});
+
+const revokeRoute = createRoute({
+  method: "post",
+  path: "/service-tokens/{id}/revoke",
+  tags: TAGS,
+  summary: "Revoke a service user API token",
+  description:
+    "Needs `integrations.manage`. Stops the token on its very next request; it can be regenerated later. Idempotent. An expired " +
+    "token may be revoked too, which makes it regenerable.",
+  security: BEARER_SECURITY,
+  request: { params: IdParam },
+  responses: { 200: { description: "The revoked token", content: json(ServiceTokenSchema) }, ...errorResponses(404, 409) },
+});
+
+const regenerateRoute = createRoute({
+  method: "post",
+  path: "/service-tokens/{id}/regenerate",
+  tags: TAGS,
+  summary: "Regenerate a revoked service user API token",
+  description:
+    "Needs `integrations.manage`. Only when revoked (else 409 `invalid_state`): a new secret for the same id and settings, active " +
+    "again, idle clock restarted; the old secret never works again. Counts toward the limit of 20 (409 `token_limit_reached`).",
+  security: BEARER_SECURITY,
+  request: { params: IdParam },
+  responses: {
+    200: { description: "Active again; `token` is shown only here", content: json(NewServiceTokenSchema) },
+    ...errorResponses(404, 409),
+  },
+});
+
+const deleteRoute = createRoute({
+  method: "delete",
+  path: "/service-tokens/{id}",
+  tags: TAGS,
+  summary: "Delete a revoked or expired service user API token",
+  description: "Needs `integrations.manage`. Only when revoked or expired (else 409 `invalid_state`). Permanent: afterwards the id is 404 everywhere.",
+  security: BEARER_SECURITY,
+  request: { params: IdParam },
+  responses: { 204: { description: "Deleted" }, ...errorResponses(404, 409) },
+});
+
+function notFound(): ApiError {
+  return new ApiError("not_found", "No such service user API token in this organization.");
+}
+
+/** The permission check runs before body validation, so a caller without it learns nothing about the route's input. */
+const requireManage: MiddlewareHandler<AppEnv> = async (c, next) => {
+  requirePermissions(c.get("subject"), MANAGE);
+  return next();
+};
+
+/** 400 unless every id is a permission set of the caller's org (another org's id is unknown here). */
+async function checkPermissionSets(db: ReturnType<typeof orm>, orgId: string, ids: string[], timeoutMs: number): Promise<string[]> {
+  const unique = [...new Set(ids)];
+  const unknown = await guard(() => unknownPermissionSetIds(db, orgId, unique), { timeoutMs, retry: true });
+  if (unknown.length > 0) {
+    throw new ApiError("invalid_request", `Invalid request: permission_set_ids: unknown permission set ${unknown.join(", ")}.`);
+  }
+  return unique;
+}
+
 export function registerServiceTokens(app: ManagementApp): void {
-  void app;
+  app.use("/service-tokens", requireManage);
+  app.use("/service-tokens/*", requireManage);
+  app.openapi(listRoute, async (c) => {
+    const subject = c.get("subject");
+    const { limit, cursor } = c.req.valid("query");
+    const afterId = decodeCursor(cursor);
+    const config = c.get("config");
+    const rows = await guard(() => listServiceTokens(orm(c.env.DB), { orgId: subject.orgId, afterId, take: limit + 1 }), {
+      timeoutMs: config.dbTimeoutMs,
+      retry: true,
+    });
+    const now = Date.now();
+    const result = page(rows, limit);
+    return c.json({ data: result.rows.map((t) => serviceTokenResource(t, now)), next_cursor: result.nextCursor }, 200);
+  });
+
+  app.openapi(createTokenRoute, async (c) => {
+    const subject = c.get("subject");
+    const body = c.req.valid("json");
+    const config = c.get("config");
+    const db = orm(c.env.DB);
+    const permissionSetIds =
+      body.permission_set_ids === undefined
+        ? await guard(() => allPermissionSetIds(db, subject.orgId), { timeoutMs: config.dbTimeoutMs, retry: true })
+        : await checkPermissionSets(db, subject.orgId, body.permission_set_ids, config.dbTimeoutMs);
+    const inactivityDays = body.inactivity_days ?? DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS;
+    const now = Date.now();
+    const created = await guard(
+      () =>
+        createServiceToken(db, {
+          orgId: subject.orgId,
+          name: body.name,
+          inactivityDays,
+          permissionSetIds,
+          actor: actorOf(subject),
+          pepper: config.tokenPepper,
+          now,
+        }),
+      { timeoutMs: config.dbTimeoutMs, retry: false },
+    );
+    if (!created) {
+      throw new ApiError(
+        "token_limit_reached",
+        `This organization already has ${SERVICE_TOKEN_LIMIT} active service user API tokens; revoke one before creating another.`,
+      );
+    }
+    const token: ServiceTokenRecord = {
+      id: created.id,
+      orgId: subject.orgId,
+      kind: "service_user",
+      userId: null,
+      serviceUserId: created.serviceUserId,
+      serviceUserName: body.name,
+      permissionSetIds: [...permissionSetIds].sort(),
+      name: body.name,
+      hint: created.hint,
+      status: "active",
+      inactivityDays,
+      createdAt: created.createdAt,
+      updatedAt: created.createdAt,
+      lastUsedAt: null,
+      lastActiveAt: created.createdAt,
+      expiresAt: created.expiresAt,
+      revokedAt: null,
+      expiredAt: null,
+      deletedAt: null,
+    };
+    // The secret is in this body only (SPEC §1); never cache it.
+    c.header("Cache-Control", "no-store");
+    return c.json({ ...serviceTokenResource(token, now), token: created.secret }, 201);
+  });
+
+  app.openapi(getRoute, async (c) => {
+    const subject = c.get("subject");
+    const { id } = c.req.valid("param");
+    const config = c.get("config");
+    const token = await guard(() => getServiceToken(orm(c.env.DB), subject.orgId, id), { timeoutMs: config.dbTimeoutMs, retry: true });
+    if (!token) throw notFound();
+    return c.json(serviceTokenResource(token, Date.now()), 200);
+  });
+
+  app.openapi(editRoute, async (c) => {
+    const subject = c.get("subject");
+    const { id } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const config = c.get("config");
+    const db = orm(c.env.DB);
+    const permissionSetIds =
+      body.permission_set_ids === undefined ? undefined : await checkPermissionSets(db, subject.orgId, body.permission_set_ids, config.dbTimeoutMs);
+    const now = Date.now();
+    const result = await guard(
+      () =>
+        editServiceToken(db, {
+          orgId: subject.orgId,
+          tokenId: id,
+          edit: { name: body.name, inactivityDays: body.inactivity_days, permissionSetIds },
+          actor: actorOf(subject),
+          now,
+        }),
+      { timeoutMs: config.dbTimeoutMs, retry: false },
+    );
+    if (result.outcome === "not_found") throw notFound();
+    // Name and permissions are part of what the token resolves to (SPEC §5).
+    if (result.outcome === "edited") invalidateCached({ tokenIds: [id] });
+    return c.json(serviceTokenResource(result.token, now), 200);
+  });
+
+  app.openapi(revokeRoute, async (c) => {
+    const subject = c.get("subject");
+    const { id } = c.req.valid("param");
+    const config = c.get("config");
+    const now = Date.now();
+    const result = await guard(
+      () => revokeToken(orm(c.env.DB), { orgId: subject.orgId, tokenId: id, kind: "service_user", actor: actorOf(subject), now }),
+      { timeoutMs: config.dbTimeoutMs, retry: false },
+    );
+    if (result.outcome === "not_found") throw notFound();
+    if (result.outcome === "invalid_state") throw new ApiError("invalid_state", "The token changed while it was being revoked; try again.");
+    if (result.outcome === "revoked") invalidateCached({ tokenIds: [id] });
+    return c.json(serviceTokenResource(result.token as ServiceTokenRecord, now), 200);
+  });
+
+  app.openapi(regenerateRoute, async (c) => {
+    const subject = c.get("subject");
+    const { id } = c.req.valid("param");
+    const config = c.get("config");
+    const now = Date.now();
+    const result = await guard(
+      () => regenerateServiceToken(orm(c.env.DB), { orgId: subject.orgId, tokenId: id, actor: actorOf(subject), pepper: config.tokenPepper, now }),
+      { timeoutMs: config.dbTimeoutMs, retry: false },
+    );
+    switch (result.outcome) {
+      case "not_found":
+        throw notFound();
+      case "invalid_state":
+        throw new ApiError("invalid_state", `Only a revoked token can be regenerated; this one is ${serviceTokenResource(result.token, now).status}.`);
+      case "token_limit_reached":
+        throw new ApiError(
+          "token_limit_reached",
+          `This organization already has ${SERVICE_TOKEN_LIMIT} active service user API tokens; revoke one before regenerating this one.`,
+        );
+    }
+    invalidateCached({ tokenIds: [id] });
+    c.header("Cache-Control", "no-store");
+    return c.json({ ...serviceTokenResource(result.token, now), token: result.secret }, 200);
+  });
+
+  app.openapi(deleteRoute, async (c) => {
+    const subject = c.get("subject");
+    const { id } = c.req.valid("param");
+    const config = c.get("config");
+    const result = await guard(
+      () => deleteServiceToken(orm(c.env.DB), { orgId: subject.orgId, tokenId: id, actor: actorOf(subject), now: Date.now() }),
+      { timeoutMs: config.dbTimeoutMs, retry: false },
+    );
+    if (result.outcome === "not_found") throw notFound();
+    if (result.outcome === "invalid_state") {
+      throw new ApiError("invalid_state", "Only a revoked or expired token can be deleted; revoke it first.");
+    }
+    invalidateCached({ tokenIds: [id] });
+    return c.body(null, 204);
+  });
 }
