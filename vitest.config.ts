@@ -12,29 +12,47 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   const assertionKey = await testSigningKey();
   return {
-    plugins: [
-      cloudflareTest(({ inject }) => ({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: {
-            TEST_MIGRATIONS: migrations,
-            UPSTREAM_URL: `http://127.0.0.1:${inject("upstreamPort")}`,
-            UPSTREAM_TIMEOUT_MS: "1500",
-            ASSERTION_PRIVATE_KEY: assertionKey,
-            ADMIN_SECRET: "test-admin-secret",
-            SESSION_SECRET: "test-session-secret",
-            SESSION_ISSUER: "portcullis-demo-idp",
-            SESSION_AUDIENCE: "portcullis",
+    test: {
+      projects: [
+        {
+          plugins: [
+            cloudflareTest(({ inject }) => ({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  UPSTREAM_URL: `http://127.0.0.1:${inject("upstreamPort")}`,
+                  UPSTREAM_TIMEOUT_MS: "1500",
+                  ASSERTION_PRIVATE_KEY: assertionKey,
+                  ADMIN_SECRET: "test-admin-secret",
+                  SESSION_SECRET: "test-session-secret",
+                  SESSION_ISSUER: "portcullis-demo-idp",
+                  SESSION_AUDIENCE: "portcullis",
+                },
+              },
+            })),
+          ],
+          test: {
+            name: "workers",
+            globalSetup: ["./test/global-setup.ts"],
+            setupFiles: ["./test/setup.ts"],
+            include: ["test/**/*.test.ts"],
+            exclude: ["test/**/*.node.test.ts", "**/node_modules/**"],
+            testTimeout: 30_000,
+            hookTimeout: 60_000,
           },
         },
-      })),
-    ],
-    test: {
-      globalSetup: ["./test/global-setup.ts"],
-      setupFiles: ["./test/setup.ts"],
-      include: ["test/**/*.test.ts"],
-      testTimeout: 30_000,
-      hookTimeout: 60_000,
+        // Tests that need Node itself, e.g. the OpenAPI 3.1 validator, which reads its JSON
+        // schemas from disk and compiles them with code generation (neither works in workerd).
+        {
+          test: {
+            name: "node",
+            environment: "node",
+            include: ["test/**/*.node.test.ts"],
+            testTimeout: 30_000,
+          },
+        },
+      ],
     },
   };
 });

@@ -2,6 +2,8 @@
  * One error class, one JSON shape, one code → status table (SPEC §4):
  * `{"error": {"code": "snake_case_code", "message": "human sentence"}}`.
  */
+import { HTTPException } from "hono/http-exception";
+
 export const ERROR_STATUS = {
   invalid_request: 400,
   unauthorized: 401,
@@ -18,6 +20,8 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  /** nginx's 499: the client went away; nobody reads this response, it only ends the work. */
+  client_closed_request: 499,
   internal_error: 500,
   bad_gateway: 502,
   unavailable: 503,
@@ -62,7 +66,15 @@ export const RETRY_AFTER_SECONDS = "2";
 /** Map any thrown value to the response the client sees; never leaks internals. */
 export function toErrorResponse(err: unknown): Response {
   if (err instanceof ApiError) return errorResponse(err);
+  // Hono's body validators throw HTTPException(400) when the body does not parse (SPEC §4:
+  // malformed JSON is 400 invalid_request, like any other invalid input).
+  if (err instanceof HTTPException && err.status === 400) {
+    return errorResponse(new ApiError("invalid_request", "Invalid request: the body is not valid JSON."));
+  }
   if (err instanceof StorageUnavailableError) {
+    // D1 messages carry no request data, so the cause is safe to log for operators.
+    const cause = err.cause instanceof Error ? err.cause.message : String(err.cause);
+    console.error("portcullis: storage unavailable:", cause);
     return errorResponse(
       new ApiError("unavailable", "The authorization store is unavailable; try again shortly.", {
         "retry-after": RETRY_AFTER_SECONDS,

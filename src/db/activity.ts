@@ -24,10 +24,13 @@ export type ActivityType =
   | "user.removed"
   | "group.created"
   | "group.updated"
+  | "group.deleted"
   | "site.created"
   | "site.updated"
+  | "site.deleted"
   | "permission_set.created"
-  | "permission_set.updated";
+  | "permission_set.updated"
+  | "permission_set.deleted";
 
 export interface Actor {
   id: string | null;

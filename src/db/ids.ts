@@ -7,6 +7,31 @@ const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 export type IdPrefix = "org" | "usr" | "svc" | "tok" | "ps" | "grp" | "site" | "evt";
 
+/**
+ * Monotonic within an isolate (the ULID spec's monotonic mode): ids made in the same
+ * millisecond get the previous random part plus one, so they still sort in creation order,
+ * e.g. the events of one batch or members created back to back. Ids for other times (a `now`
+ * in the past, another millisecond) get fresh randomness.
+ */
+let lastTime = -1;
+const lastRandom = new Uint8Array(16);
+
+function nextRandom(now: number): Uint8Array {
+  if (now === lastTime) {
+    for (let i = lastRandom.length - 1; i >= 0; i--) {
+      lastRandom[i] = (lastRandom[i]! + 1) % 32;
+      if (lastRandom[i] !== 0) break;
+    }
+    return lastRandom;
+  }
+  crypto.getRandomValues(lastRandom);
+  for (let i = 0; i < lastRandom.length; i++) lastRandom[i] = lastRandom[i]! % 32;
+  // Room to count up within this millisecond without wrapping.
+  lastRandom[0] = lastRandom[0]! % 16;
+  lastTime = now;
+  return lastRandom;
+}
+
 export function newId(prefix: IdPrefix, now: number = Date.now()): string {
   let time = "";
   let t = now;
@@ -14,9 +39,7 @@ export function newId(prefix: IdPrefix, now: number = Date.now()): string {
     time = CROCKFORD[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  const random = new Uint8Array(16);
-  crypto.getRandomValues(random);
   let rand = "";
-  for (const b of random) rand += CROCKFORD[b % 32];
+  for (const digit of nextRandom(now)) rand += CROCKFORD[digit];
   return `${prefix}_${time}${rand}`;
 }

@@ -2,13 +2,13 @@
  * Membership status changes (SPEC §1): deactivating or removing a member ends all of that
  * member's tokens in the org for good, in the same D1 batch as the status change, so no
  * interleaving can leave an inactive member with a live token. Reactivation restores the
- * membership only; ended tokens stay expired. The directory API and SCIM both call this: one
- * code path for deprovisioning.
+ * membership only; ended tokens stay expired. The directory API and SCIM both come through
+ * here: one code path for deprovisioning.
  */
 import { and, eq, sql } from "drizzle-orm";
 import { activityInsert, type Actor } from "./activity";
-import { atomically, type Orm } from "./client";
-import { apiTokens, users } from "./schema";
+import { atomically, type BatchItem, type Orm } from "./client";
+import { apiTokens, userGroups, userPermissionSets, users, userSites } from "./schema";
 import { changes } from "./tokens";
 
 export type MemberStatusChange = "deactivated" | "active" | "removed";
@@ -19,7 +19,25 @@ export interface StatusChangeResult {
   endedTokenIds: string[];
 }
 
-/** Statements ending every active token of `userId` (no event per token: one member event says why). */
+export interface StatusChangeInput {
+  orgId: string;
+  userId: string;
+  status: MemberStatusChange;
+  actor: Actor;
+  now?: number;
+}
+
+/**
+ * The statements of a status change, unexecuted, so a caller can put them in one batch with
+ * other edits of the same member (PATCH /users/{id} changing status and fields together).
+ * The first statement is the status update; its `changes` tell whether the member was still
+ * there. Empty `statements` with `found` means the member already has that status.
+ */
+export interface StatusChangePlan extends StatusChangeResult {
+  statements: BatchItem[];
+}
+
+/** Ends every active token of `userId` (no event per token: the one member event says why). */
 function endTokens(db: Orm, orgId: string, userId: string, now: number) {
   return db
     .update(apiTokens)
@@ -27,39 +45,61 @@ function endTokens(db: Orm, orgId: string, userId: string, now: number) {
     .where(and(eq(apiTokens.orgId, orgId), eq(apiTokens.userId, userId), eq(apiTokens.status, "active")));
 }
 
-export async function setMemberStatus(
+export async function planMemberStatus(
   db: Orm,
-  input: { orgId: string; userId: string; status: MemberStatusChange; actor: Actor; now?: number },
-): Promise<StatusChangeResult> {
+  input: StatusChangeInput,
+  /** The member as the caller already read it (skips a read). */
+  known?: { id: string; name: string; status: "active" | "deactivated" },
+): Promise<StatusChangePlan> {
   const now = input.now ?? Date.now();
-  const member = await db.query.users.findFirst({
-    where: and(eq(users.id, input.userId), eq(users.orgId, input.orgId), sql`${users.status} <> 'removed'`),
-  });
-  if (!member) return { found: false, endedTokenIds: [] };
-  if (member.status === input.status) return { found: true, endedTokenIds: [] };
+  const member =
+    known ??
+    (await db.query.users.findFirst({
+      columns: { id: true, name: true, status: true },
+      where: and(eq(users.id, input.userId), eq(users.orgId, input.orgId), sql`${users.status} <> 'removed'`),
+    }));
+  if (!member) return { found: false, endedTokenIds: [], statements: [] };
+  if (member.status === input.status) return { found: true, endedTokenIds: [], statements: [] };
   const ending = input.status !== "active";
   const live = ending
     ? await db
         .select({ id: apiTokens.id })
         .from(apiTokens)
-        .where(and(eq(apiTokens.userId, input.userId), eq(apiTokens.status, "active")))
+        .where(and(eq(apiTokens.orgId, input.orgId), eq(apiTokens.userId, input.userId), eq(apiTokens.status, "active")))
     : [];
   const type = input.status === "removed" ? "user.removed" : input.status === "deactivated" ? "user.deactivated" : "user.reactivated";
-  const update = db
-    .update(users)
-    .set({ status: input.status, updatedAt: now })
-    .where(and(eq(users.id, input.userId), eq(users.orgId, input.orgId), sql`${users.status} <> 'removed'`));
-  const event = activityInsert(db, {
-    orgId: input.orgId,
-    type,
-    actor: input.actor,
-    target: { type: "user", id: member.id, name: member.name },
-    details: ending ? { tokens_ended: live.length } : {},
-    at: now,
-  });
-  const results = ending
-    ? await atomically(db, [update, endTokens(db, input.orgId, input.userId, now), event])
-    : await atomically(db, [update, event]);
+  const statements: BatchItem[] = [
+    db
+      .update(users)
+      .set({ status: input.status, updatedAt: now })
+      .where(and(eq(users.id, input.userId), eq(users.orgId, input.orgId), sql`${users.status} <> 'removed'`)),
+  ];
+  if (ending) statements.push(endTokens(db, input.orgId, input.userId, now));
+  // A removed member holds nothing: the row stays only so the activity log keeps their name.
+  if (input.status === "removed") {
+    statements.push(
+      db.delete(userPermissionSets).where(eq(userPermissionSets.userId, input.userId)),
+      db.delete(userGroups).where(eq(userGroups.userId, input.userId)),
+      db.delete(userSites).where(eq(userSites.userId, input.userId)),
+    );
+  }
+  statements.push(
+    activityInsert(db, {
+      orgId: input.orgId,
+      type,
+      actor: input.actor,
+      target: { type: "user", id: member.id, name: member.name },
+      details: ending ? { tokens_ended: live.length } : {},
+      at: now,
+    }),
+  );
+  return { found: true, endedTokenIds: live.map((t) => t.id), statements };
+}
+
+export async function setMemberStatus(db: Orm, input: StatusChangeInput): Promise<StatusChangeResult> {
+  const plan = await planMemberStatus(db, input);
+  if (!plan.found || plan.statements.length === 0) return { found: plan.found, endedTokenIds: [] };
+  const results = await atomically(db, plan.statements);
   if (changes(results[0]) === 0) return { found: false, endedTokenIds: [] };
-  return { found: true, endedTokenIds: live.map((t) => t.id) };
+  return { found: true, endedTokenIds: plan.endedTokenIds };
 }

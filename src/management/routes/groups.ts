@@ -1,6 +1,18 @@
+/**
+ * /groups (SPEC §4): the organization's groups. A member's group ids travel to the upstream in
+ * X-Portcullis-Groups (SPEC §3.4) and are read live. Needs platform_management.groups.
+ */
 import type { ManagementApp } from "../common";
+import { registerCollectionRoutes } from "../directory-resource";
 
-// Placeholder: replaced by the implementation of this resource.
 export function registerGroups(app: ManagementApp): void {
-  void app;
+  registerCollectionRoutes(app, {
+    kind: "group",
+    path: "/groups",
+    tag: "Groups",
+    permission: "platform_management.groups",
+    schemaName: "Group",
+    noun: "group",
+    example: { id: "grp_01JABCDEFGHJKMNPQRSTVWXYZ0", name: "Night shift" },
+  });
 }

@@ -1,6 +1,34 @@
-import type { ManagementApp } from "../common";
+/**
+ * GET /seats (SPEC §4; seeds: user tokens count toward the user's seat, service users never do):
+ * the number of active human members. Deactivated and removed members and service users are
+ * not seats. Needs platform_management.users.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { orm } from "../../db/client";
+import { countSeats } from "../../db/directory";
+import { BEARER_SECURITY, errorResponses, type ManagementApp } from "../common";
+import { read, requirePermissionOn } from "../directory-resource";
 
-// Placeholder: replaced by the implementation of this resource.
+const SeatsSchema = z
+  .object({ seats: z.number().int().min(0).openapi({ example: 12 }) })
+  .openapi("Seats", { description: "Active human members; service users never count." });
+
+const route = createRoute({
+  method: "get",
+  path: "/seats",
+  tags: ["Users"],
+  summary: "Count billable seats",
+  security: BEARER_SECURITY,
+  // No parameters; an unknown one is a 400 like everywhere else.
+  request: { query: z.object({}).strict() },
+  responses: { 200: { description: "The seat count", content: { "application/json": { schema: SeatsSchema } } }, ...errorResponses(400) },
+});
+
 export function registerSeats(app: ManagementApp): void {
-  void app;
+  requirePermissionOn(app, "/seats", "platform_management.users");
+  app.openapi(route, async (c) => {
+    const subject = c.get("subject");
+    const seats = await read(c, () => countSeats(orm(c.env.DB), subject.orgId));
+    return c.json({ seats }, 200);
+  });
 }

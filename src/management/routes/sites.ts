@@ -1,6 +1,18 @@
+/**
+ * /sites (SPEC §4): the organization's sites. A member's site ids travel to the upstream in
+ * X-Portcullis-Sites (SPEC §3.4) and are read live. Needs platform_management.sites.
+ */
 import type { ManagementApp } from "../common";
+import { registerCollectionRoutes } from "../directory-resource";
 
-// Placeholder: replaced by the implementation of this resource.
 export function registerSites(app: ManagementApp): void {
-  void app;
+  registerCollectionRoutes(app, {
+    kind: "site",
+    path: "/sites",
+    tag: "Sites",
+    permission: "platform_management.sites",
+    schemaName: "Site",
+    noun: "site",
+    example: { id: "site_01JABCDEFGHJKMNPQRSTVWXYZ0", name: "Melbourne warehouse" },
+  });
 }
