@@ -13,6 +13,8 @@ export default defineConfig(async () => {
   const assertionKey = await testSigningKey();
   return {
     test: {
+      // The summary reporter prints a plain "Tests: N passed, N failed" closing line for CI logs.
+      reporters: ["default", "./test/reporters/summary.ts"],
       projects: [
         {
           plugins: [
