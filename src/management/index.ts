@@ -5,6 +5,7 @@
  */
 import { withConfig } from "../config";
 import { authenticate } from "../auth/middleware";
+import { scimErrorShape } from "../scim/errors";
 import { bodyGuard } from "./body-guard";
 import { createRouter, noStoreByDefault, type ManagementApp } from "./common";
 import { registerJwks } from "./routes/jwks";
@@ -17,6 +18,9 @@ export function createManagementApp(prefix: string): ManagementApp {
   const app = createRouter();
   app.use("*", withConfig());
   app.use("*", noStoreByDefault());
+  // SCIM clients expect SCIM-shaped errors for every failure on /scim/v2, including the body
+  // guard's 413/415 and authentication's 401/403, which happen before any SCIM route runs.
+  app.use("/scim/v2/*", scimErrorShape());
   app.use("*", bodyGuard());
 
   // Public.

@@ -1,6 +1,99 @@
-import type { ManagementApp } from "../common";
+/**
+ * POST /introspect: OAuth 2.0 Token Introspection (RFC 7662) for Portcullis API tokens, for
+ * holders of `integrations.manage`. The token is judged by verifyApiToken, exactly as the proxy
+ * judges it, so "active" here means "the proxy would forward a request with it now".
+ *
+ * RFC 7662 §2.2: anything not active — malformed, unknown, revoked, expired, deleted, a member
+ * no longer active, or a token of another organization — is `{"active": false}` and nothing
+ * else, so the answer never tells a caller more than whether the token works in its own org.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
+import type { MiddlewareHandler } from "hono";
+import { verifyApiToken } from "../../auth/api-token";
+import { requirePermissions } from "../../auth/middleware";
+import { guard, orm } from "../../db/client";
+import { apiTokens } from "../../db/schema";
+import type { AppEnv } from "../../env";
+import { BEARER_SECURITY, errorResponses, type ManagementApp } from "../common";
 
-// Placeholder: replaced by the implementation of this resource.
+const MANAGE = "integrations.manage";
+
+// RFC 7662 §2.1: other parameters (e.g. token_type_hint) may be sent and are ignored.
+const IntrospectionRequest = z
+  .object({
+    token: z.string().min(1).max(4_096).openapi({ description: "The API token to introspect (pcu_… or pcs_…)." }),
+    token_type_hint: z.string().max(100).optional(),
+  })
+  .openapi("IntrospectionRequest");
+
+const IntrospectionResponse = z
+  .object({
+    active: z.boolean(),
+    sub: z.string().optional().openapi({ description: "The subject: user id or service user id." }),
+    token_type: z.enum(["user", "service_user"]).optional(),
+    scope: z.string().optional().openapi({ description: "The subject's current permissions, space-separated." }),
+    iat: z.number().int().optional().openapi({ description: "When the token was created (seconds since the epoch)." }),
+    exp: z.number().int().optional().openapi({ description: "The idle deadline: when the token expires if it is not used before (seconds)." }),
+    org: z.string().optional().openapi({ description: "The organization the token belongs to." }),
+    username: z.string().optional().openapi({ description: "The subject's display name." }),
+    token_id: z.string().optional().openapi({ description: "The token's id in the management API." }),
+  })
+  .openapi("IntrospectionResponse");
+
+const route = createRoute({
+  method: "post",
+  path: "/introspect",
+  tags: ["Introspection"],
+  summary: "Introspect an API token (RFC 7662)",
+  description:
+    "Needs `integrations.manage`. Form body `token=<api token>`. Answers `{\"active\": false}` alone for any token that would not " +
+    "be accepted now, or that belongs to another organization; for an active token, its subject, kind, permissions, creation time " +
+    "and idle deadline.",
+  security: BEARER_SECURITY,
+  request: { body: { required: true, content: { "application/x-www-form-urlencoded": { schema: IntrospectionRequest } } } },
+  responses: {
+    200: { description: "The token's state", content: { "application/json": { schema: IntrospectionResponse } } },
+    ...errorResponses(400, 413, 415),
+  },
+});
+
+/** The permission check runs before the body is read, so a caller without it learns nothing. */
+const requireManage: MiddlewareHandler<AppEnv> = async (c, next) => {
+  requirePermissions(c.get("subject"), MANAGE);
+  return next();
+};
+
+const seconds = (ms: number) => Math.floor(ms / 1000);
+
 export function registerIntrospect(app: ManagementApp): void {
-  void app;
+  app.use("/introspect", requireManage);
+  app.openapi(route, async (c) => {
+    const { token } = c.req.valid("form");
+    const subject = c.get("subject");
+    const config = c.get("config");
+    const check = await verifyApiToken(c.env.DB, config, token.trim());
+    if (!check.ok || check.token.orgId !== subject.orgId) return c.json({ active: false }, 200);
+    const resolved = check.token;
+    const [row] = await guard(
+      () => orm(c.env.DB).select({ createdAt: apiTokens.createdAt }).from(apiTokens).where(eq(apiTokens.id, resolved.tokenId)).limit(1),
+      { timeoutMs: config.dbTimeoutMs, retry: true },
+    );
+    // Deleted between the two reads: not active any more.
+    if (!row) return c.json({ active: false }, 200);
+    return c.json(
+      {
+        active: true,
+        sub: resolved.subjectId,
+        token_type: resolved.kind,
+        scope: resolved.permissions.join(" "),
+        iat: seconds(row.createdAt),
+        exp: seconds(resolved.expiresAt),
+        org: resolved.orgId,
+        username: resolved.subjectName,
+        token_id: resolved.tokenId,
+      },
+      200,
+    );
+  });
 }

@@ -1,0 +1,36 @@
+/**
+ * How much one scheduled invocation may do (SPEC §6). A Worker invocation may make at most
+ * 1,000 D1 queries and should stay well inside its CPU and wall-clock limits, so each job has a
+ * fixed ceiling of batches, and all jobs share one deadline. Whatever a run leaves undone, the
+ * next run (every 5 minutes, wrangler.toml) continues.
+ */
+export interface JobLimits {
+  /** Rows per batch (one transaction). */
+  batchSize: number;
+  /** Batches per invocation. */
+  maxBatches: number;
+  /** D1 queries one batch costs: the ceiling of queries is maxBatches × this. */
+  queriesPerBatch: number;
+}
+
+export interface RunLimits {
+  idleTokens: JobLimits;
+  inactiveMembers: JobLimits;
+  retention: JobLimits;
+  /** Wall-clock time after which no job starts another batch. */
+  timeBudgetMs: number;
+}
+
+export const RUN_LIMITS: RunLimits = {
+  // 1 read of candidate ids + 1 batch of 2 statements (events, update) = 3 queries.
+  idleTokens: { batchSize: 500, maxBatches: 100, queriesPerBatch: 3 },
+  inactiveMembers: { batchSize: 500, maxBatches: 20, queriesPerBatch: 3 },
+  // One DELETE … LIMIT per batch.
+  retention: { batchSize: 1_000, maxBatches: 100, queriesPerBatch: 1 },
+  timeBudgetMs: 25_000,
+};
+
+/** The most D1 queries one invocation can make under `limits` (460 with RUN_LIMITS). */
+export function maxQueries(limits: RunLimits): number {
+  return [limits.idleTokens, limits.inactiveMembers, limits.retention].reduce((sum, job) => sum + job.maxBatches * job.queriesPerBatch, 0);
+}

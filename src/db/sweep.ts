@@ -1,0 +1,101 @@
+/**
+ * The statements of the scheduled jobs (SPEC §6), in bounded batches.
+ *
+ * Expiring a batch is one D1 batch (one transaction): first the `token.expired` events are
+ * inserted from the rows of the batch that are *still* eligible, then exactly those rows are
+ * updated. A batch replayed by an overlapping run, or retried after a crash, finds nothing
+ * eligible and writes nothing, so events are never doubled and a dead run loses nothing: the
+ * state lives in the rows, and the next run picks up whatever is still `active`.
+ *
+ * Candidate ids travel as one JSON parameter (`json_each`), because D1 binds at most 100
+ * parameters per statement.
+ */
+import { sql, type SQL } from "drizzle-orm";
+import { SYSTEM_ACTOR } from "./activity";
+import { atomically, statement, type Orm } from "./client";
+import { newId } from "./ids";
+import { changes } from "./tokens";
+
+/** Why the sweep ends a token; recorded in the event's details. */
+export type ExpiryReason = "inactivity" | "member_inactive";
+
+/**
+ * Still-eligible condition per reason, re-checked inside the writing transaction. The unary
+ * `+` keeps SQLite from answering it through `api_tokens_expiry_idx`, which would scan every
+ * active token past its deadline (the whole backlog) per batch instead of looking up the
+ * batch's ids by primary key.
+ */
+function stillEligible(reason: ExpiryReason, now: number): SQL {
+  return reason === "inactivity"
+    ? sql`+status = 'active' AND +expires_at <= ${now}`
+    : sql`+status = 'active' AND kind = 'user'
+        AND EXISTS (SELECT 1 FROM users WHERE users.id = api_tokens.user_id AND users.status <> 'active')`;
+}
+
+/**
+ * An activity event id computed per row in SQL, in the layout of `ids.ts` (10 time characters,
+ * 16 random ones): 16 hex digits are Crockford base32 characters, so ids still sort by time.
+ */
+export function eventIdSql(now: number): SQL {
+  const time = newId("evt", now).slice(4, 14);
+  return sql`'evt_' || ${time} || hex(randomblob(8))`;
+}
+
+async function ids(db: Orm, query: SQL): Promise<string[]> {
+  const { results } = await statement(db, query).all<{ id: string }>();
+  return results.map((r) => r.id);
+}
+
+/**
+ * Up to `limit` active tokens idle past their deadline, earliest deadline first
+ * (an index range scan of `api_tokens_expiry_idx (status, expires_at)`).
+ */
+export function idleTokenIds(db: Orm, now: number, limit: number): Promise<string[]> {
+  return ids(db, sql`SELECT id FROM api_tokens WHERE status = 'active' AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit}`);
+}
+
+/**
+ * Up to `limit` active user tokens whose member is deactivated or removed. Deactivation ends
+ * them in the same batch (db/members.ts), so this only finds what slipped past it, e.g. rows
+ * written by hand or by an older version. CROSS JOIN fixes the join order (SQLite honours it):
+ * members drive the lookup, so the cost is one pass over `users` plus an index probe of
+ * `api_tokens_user_idx` per inactive member, never a pass over every active token.
+ */
+export function inactiveMemberTokenIds(db: Orm, limit: number): Promise<string[]> {
+  return ids(
+    db,
+    sql`SELECT t.id FROM users u CROSS JOIN api_tokens t ON t.user_id = u.id AND t.status = 'active'
+        WHERE u.status <> 'active' LIMIT ${limit}`,
+  );
+}
+
+/**
+ * Marks the still-eligible tokens among `tokenIds` expired, one `token.expired` event each
+ * (actor: the system), in one transaction. Returns how many tokens it expired.
+ */
+export async function expireTokens(db: Orm, tokenIds: string[], reason: ExpiryReason, now: number): Promise<number> {
+  if (tokenIds.length === 0) return 0;
+  const eligible = sql`id IN (SELECT value FROM json_each(${JSON.stringify(tokenIds)})) AND ${stillEligible(reason, now)}`;
+  const [, updated] = await atomically(db, [
+    sql`INSERT INTO activity_events (id, org_id, occurred_at, type, actor_id, actor_type, actor_name,
+          target_type, target_id, target_name, details)
+        SELECT ${eventIdSql(now)}, org_id, ${now}, 'token.expired', ${SYSTEM_ACTOR.id}, ${SYSTEM_ACTOR.type}, ${SYSTEM_ACTOR.name},
+          'api_token', id, name, json_object('kind', kind, 'hint', hint, 'reason', ${reason}, 'inactivity_days', inactivity_days)
+        FROM api_tokens WHERE ${eligible}`,
+    sql`UPDATE api_tokens SET status = 'expired', expired_at = ${now}, updated_at = ${now} WHERE ${eligible}`,
+  ]);
+  return changes(updated);
+}
+
+/**
+ * Deletes up to `limit` activity events that occurred before `cutoff`, oldest first (an index
+ * range scan of `activity_events_occurred_idx`). Returns how many it deleted.
+ */
+export async function pruneActivity(db: Orm, cutoff: number, limit: number): Promise<number> {
+  const result = await statement(
+    db,
+    sql`DELETE FROM activity_events WHERE rowid IN (
+          SELECT rowid FROM activity_events WHERE occurred_at < ${cutoff} ORDER BY occurred_at LIMIT ${limit})`,
+  ).run();
+  return changes(result);
+}

@@ -1,0 +1,97 @@
+/**
+ * What every SCIM handler shares: who may call (the seeds' rule), reading `application/scim+json`
+ * bodies, list paging (RFC 7644 §3.4.2.4), absolute resource URLs, and D1 access through `guard`.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { guard, orm, type Orm } from "../db/client";
+import type { AppEnv } from "../env";
+import { scimError, SCIM_CONTENT_TYPE } from "./errors";
+
+export type ScimContext = Context<AppEnv>;
+
+export const PROVISIONING_PERMISSIONS = ["platform_management.users", "platform_management.groups"] as const;
+
+/** Most resources one list response returns (advertised in ServiceProviderConfig). */
+export const MAX_RESULTS = 200;
+const DEFAULT_COUNT = 100;
+
+/**
+ * Seeds: "If you're using a service user API token for SCIM provisioning, the service user must
+ * have both [Users] and [Groups] platform management permissions." A user token or a session is
+ * refused even with those permissions: provisioning belongs to an integration, not a person.
+ */
+export const requireProvisioner: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const subject = c.get("subject");
+  if (subject.type !== "service_user" || subject.credential !== "api_token") {
+    throw scimError("forbidden", "SCIM provisioning needs a service user API token; user tokens and sessions cannot provision.");
+  }
+  const held = new Set(subject.permissions);
+  const missing = PROVISIONING_PERMISSIONS.filter((p) => !held.has(p));
+  if (missing.length > 0) {
+    throw scimError("forbidden", `SCIM provisioning needs a service user holding ${PROVISIONING_PERMISSIONS.join(" and ")}; missing ${missing.join(", ")}.`);
+  }
+  return next();
+};
+
+export function scimJson(body: unknown, status: 200 | 201 = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": SCIM_CONTENT_TYPE, ...headers } });
+}
+
+/** The request body as a JSON object; anything else is 400 invalidSyntax. */
+export async function readObject(c: ScimContext): Promise<Record<string, unknown>> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await c.req.text());
+  } catch {
+    throw scimError("invalid_request", "The request body is not valid JSON.", "invalidSyntax");
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw scimError("invalid_request", "The request body must be a JSON object.", "invalidSyntax");
+  }
+  return body as Record<string, unknown>;
+}
+
+/** Absolute URL of /scim/v2 on this deployment, for `meta.location` and `$ref`. */
+export function scimBase(c: ScimContext): string {
+  return `${new URL(c.req.url).origin}${c.get("config").managementPrefix}/scim/v2`;
+}
+
+function intParam(raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n)) throw scimError("invalid_request", `Expected an integer, got ${JSON.stringify(raw.slice(0, 20))}.`, "invalidValue");
+  return n;
+}
+
+/** `startIndex` (1-based; below 1 means 1) and `count` (negative means 0; capped at MAX_RESULTS), RFC 7644 §3.4.2.4. */
+export function listWindow(c: ScimContext): { startIndex: number; offset: number; count: number } {
+  const startIndex = Math.max(1, intParam(c.req.query("startIndex"), 1));
+  const count = Math.min(MAX_RESULTS, Math.max(0, intParam(c.req.query("count"), DEFAULT_COUNT)));
+  return { startIndex, offset: startIndex - 1, count };
+}
+
+/** Whether `attribute` is left out by `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5). */
+export function leftOut(c: ScimContext, attribute: string): boolean {
+  const list = (name: string) =>
+    (c.req.query(name) ?? "")
+      .split(",")
+      .map((a) => a.trim().toLowerCase().replace(/^urn:ietf:params:scim:schemas:core:2\.0:(user|group):/, ""))
+      .filter(Boolean);
+  const wanted = list("attributes");
+  if (wanted.length > 0 && !wanted.some((a) => a === attribute.toLowerCase() || a.startsWith(`${attribute.toLowerCase()}.`))) return true;
+  return list("excludedAttributes").includes(attribute.toLowerCase());
+}
+
+export function db(c: ScimContext): Orm {
+  return orm(c.env.DB);
+}
+
+/** A D1 read (retried once on a transient error). */
+export function read<T>(c: ScimContext, op: () => Promise<T>): Promise<T> {
+  return guard(op, { timeoutMs: c.get("config").dbTimeoutMs, retry: true });
+}
+
+/** A D1 write (never retried: it could apply twice). */
+export function write<T>(c: ScimContext, op: () => Promise<T>): Promise<T> {
+  return guard(op, { timeoutMs: c.get("config").dbTimeoutMs, retry: false });
+}

@@ -1,0 +1,182 @@
+/**
+ * SCIM Users (RFC 7643 §4.1, RFC 7644 §3): the organization's human members. userName is the
+ * member's email (unique per org, case-insensitively); displayName / name.formatted is the
+ * member's name; `active` is the membership status. Service users never appear here.
+ *
+ * Deprovisioning — `active: false` by PATCH or PUT, or DELETE — goes through setMemberStatus,
+ * the same code path as the directory API: the member's tokens end in the same D1 batch as the
+ * status change, and reactivation does not revive them (SPEC §1).
+ */
+import { z } from "@hono/zod-openapi";
+import { invalidateCached } from "../auth/cache";
+import { setMemberStatus, type MemberStatusChange } from "../db/members";
+import {
+  createScimMember,
+  emailInUse,
+  findScimMember,
+  listScimMembers,
+  updateScimMemberProfile,
+  type ScimMemberRecord,
+} from "../db/scim";
+import { actorOf, type ManagementApp } from "../management/common";
+import { notFound, scimError } from "./errors";
+import { memberFilter } from "./filter";
+import { db, leftOut, listWindow, read, readObject, scimBase, scimJson, write, type ScimContext } from "./http";
+import { applyPatch, looseBoolean, patchOperations } from "./patch";
+import { listResponse, userResource, type ScimUser } from "./resources";
+
+const Email = z.string().trim().email().max(254);
+const MAX_NAME = 100;
+
+interface DesiredMember {
+  email: string;
+  name: string;
+  /** Undefined: leave the status as it is. */
+  active: boolean | undefined;
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
+}
+
+function emailFrom(userName: unknown): string {
+  const parsed = Email.safeParse(userName);
+  if (!parsed.success) throw scimError("invalid_request", "userName must be the member's email address.", "invalidValue");
+  return parsed.data;
+}
+
+function checkedName(name: string): string {
+  if (name.length > MAX_NAME) throw scimError("invalid_request", `The member's name is longer than ${MAX_NAME} characters.`, "invalidValue");
+  return name;
+}
+
+/** displayName, else name.formatted, else "givenName familyName" when both are given. */
+function nameFrom(doc: Record<string, unknown>): string | undefined {
+  const name = (doc["name"] ?? {}) as Record<string, unknown>;
+  const given = text(name["givenName"]);
+  const family = text(name["familyName"]);
+  return text(doc["displayName"]) ?? text(name["formatted"]) ?? (given && family ? `${given} ${family}` : undefined);
+}
+
+function activeFrom(value: unknown): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  const active = looseBoolean(value);
+  if (typeof active !== "boolean") throw scimError("invalid_request", "active must be true or false.", "invalidValue");
+  return active;
+}
+
+/** The member a POST or PUT body describes. */
+function desiredFromBody(body: Record<string, unknown>, fallbackName?: string): DesiredMember {
+  const email = emailFrom(body["userName"]);
+  const name = nameFrom(body) ?? fallbackName ?? email.split("@")[0]!.slice(0, MAX_NAME);
+  return { email, name: checkedName(name), active: activeFrom(body["active"]) };
+}
+
+/**
+ * The member after a PATCH, from what the patch changed in the rendered resource. Only our
+ * attributes count; others (emails, enterprise extension, …) are accepted and not stored.
+ */
+function desiredFromPatch(before: ScimUser, after: Record<string, unknown>, current: ScimMemberRecord): DesiredMember {
+  if (after["id"] !== before.id) throw scimError("invalid_request", "id cannot be changed.", "mutability");
+  const email = after["userName"] === before.userName ? current.email : emailFrom(after["userName"]);
+  const afterName = (after["name"] ?? {}) as Record<string, unknown>;
+  const given = text(afterName["givenName"]);
+  const family = text(afterName["familyName"]);
+  let name = current.name;
+  if (after["displayName"] !== before.displayName && text(after["displayName"])) name = text(after["displayName"])!;
+  else if (afterName["formatted"] !== before.name.formatted && text(afterName["formatted"])) name = text(afterName["formatted"])!;
+  else if (given && family) name = `${given} ${family}`;
+  const active = after["active"] === before.active ? undefined : activeFrom(after["active"]);
+  return { email, name: checkedName(name), active };
+}
+
+async function loadMember(c: ScimContext, id: string): Promise<ScimMemberRecord> {
+  const member = await read(c, () => findScimMember(db(c), c.get("subject").orgId, id));
+  if (!member) throw notFound("User", id);
+  return member;
+}
+
+async function changeStatus(c: ScimContext, member: ScimMemberRecord, status: MemberStatusChange): Promise<void> {
+  const subject = c.get("subject");
+  const result = await write(c, () => setMemberStatus(db(c), { orgId: subject.orgId, userId: member.id, status, actor: actorOf(subject) }));
+  if (!result.found) throw notFound("User", member.id);
+  invalidateCached({ tokenIds: result.endedTokenIds, subjectIds: [member.id] });
+}
+
+/** Writes the difference between `current` and `next`; returns the member as stored afterwards. */
+async function applyMember(c: ScimContext, current: ScimMemberRecord, next: DesiredMember): Promise<ScimMemberRecord> {
+  const subject = c.get("subject");
+  const database = db(c);
+  // A 409 must leave everything untouched, so uniqueness is checked before the status changes.
+  if (next.email !== current.email && (await read(c, () => emailInUse(database, subject.orgId, next.email, current.id)))) {
+    throw scimError("conflict", `Another member already has the userName ${JSON.stringify(next.email)}.`, "uniqueness");
+  }
+  if (next.active !== undefined && next.active !== (current.status === "active")) {
+    await changeStatus(c, current, next.active ? "active" : "deactivated");
+  }
+  const outcome = await write(c, () =>
+    updateScimMemberProfile(database, { orgId: subject.orgId, current, name: next.name, email: next.email, actor: actorOf(subject), now: Date.now() }),
+  );
+  if (outcome === "conflict") throw scimError("conflict", `Another member already has the userName ${JSON.stringify(next.email)}.`, "uniqueness");
+  if (outcome === "not_found") throw notFound("User", current.id);
+  if (outcome === "updated") invalidateCached({ subjectIds: [current.id] });
+  return loadMember(c, current.id);
+}
+
+function render(c: ScimContext, member: ScimMemberRecord): Record<string, unknown> {
+  const resource: Record<string, unknown> = { ...userResource(member, scimBase(c)) };
+  if (leftOut(c, "groups")) delete resource["groups"];
+  return resource;
+}
+
+export function registerScimUsers(app: ManagementApp): void {
+  app.get("/scim/v2/Users", async (c) => {
+    const filter = memberFilter(c.req.query("filter"));
+    const window = listWindow(c);
+    const { total, members } = await read(c, () => listScimMembers(db(c), c.get("subject").orgId, filter, window));
+    return scimJson(listResponse(members.map((m) => render(c, m)), total, window.startIndex));
+  });
+
+  app.post("/scim/v2/Users", async (c) => {
+    const subject = c.get("subject");
+    const desired = desiredFromBody(await readObject(c));
+    const created = await write(c, () =>
+      createScimMember(db(c), {
+        orgId: subject.orgId,
+        email: desired.email,
+        name: desired.name,
+        active: desired.active ?? true,
+        actor: actorOf(subject),
+        now: Date.now(),
+      }),
+    );
+    if (!created) throw scimError("conflict", `A member with the userName ${JSON.stringify(desired.email)} already exists.`, "uniqueness");
+    const resource = render(c, created);
+    return scimJson(resource, 201, { location: (resource["meta"] as { location: string }).location });
+  });
+
+  app.get("/scim/v2/Users/:id", async (c) => scimJson(render(c, await loadMember(c, c.req.param("id")))));
+
+  app.put("/scim/v2/Users/:id", async (c) => {
+    const current = await loadMember(c, c.req.param("id"));
+    const body = await readObject(c);
+    if (body["id"] !== undefined && body["id"] !== current.id) throw scimError("invalid_request", "id cannot be changed.", "mutability");
+    const updated = await applyMember(c, current, desiredFromBody(body, current.name));
+    return scimJson(render(c, updated));
+  });
+
+  app.patch("/scim/v2/Users/:id", async (c) => {
+    const current = await loadMember(c, c.req.param("id"));
+    const operations = patchOperations(await readObject(c));
+    const before = userResource(current, scimBase(c));
+    const after = applyPatch(before, operations, ["emails", "groups"]) as unknown as Record<string, unknown>;
+    const updated = await applyMember(c, current, desiredFromPatch(before, after, current));
+    return scimJson(render(c, updated));
+  });
+
+  app.delete("/scim/v2/Users/:id", async (c) => {
+    const current = await loadMember(c, c.req.param("id"));
+    await changeStatus(c, current, "removed");
+    return c.body(null, 204);
+  });
+}

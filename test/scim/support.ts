@@ -1,0 +1,58 @@
+/** SCIM test helpers: a provisioning token (the seeds' rule) and requests as IdPs send them. */
+import { env } from "cloudflare:workers";
+import { seedPermissionSet, seedServiceToken } from "../helpers/seed";
+import { bearer, call, PREFIX } from "../helpers/worker";
+
+export const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+export const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
+export const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+export const LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+export const ERROR = "urn:ietf:params:scim:api:messages:2.0:Error";
+export const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/** A service user token holding platform_management.users and .groups, as an IdP is given. */
+export async function provisioner(orgId: string, permissions = ["platform_management.users", "platform_management.groups"]) {
+  const setId = await seedPermissionSet(orgId, permissions, "SCIM");
+  return seedServiceToken(orgId, { name: "Okta provisioning", permissionSetIds: [setId] });
+}
+
+export function scim(method: string, path: string, credential: string | null, body?: unknown, headers: Record<string, string> = {}) {
+  const auth = credential ? bearer(credential) : {};
+  return call(`${PREFIX}/scim/v2${path}`, {
+    method,
+    headers: { ...auth, ...(body === undefined ? {} : { "content-type": "application/scim+json" }), ...headers },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+export async function scimBody<T = Record<string, any>>(res: Response): Promise<T> {
+  return (await res.json()) as T;
+}
+
+export async function memberRow(id: string) {
+  return env.DB.prepare("SELECT org_id, name, email, status FROM users WHERE id = ?1")
+    .bind(id)
+    .first<{ org_id: string; name: string; email: string; status: string }>();
+}
+
+export async function tokenStatus(id: string) {
+  return (await env.DB.prepare("SELECT status FROM api_tokens WHERE id = ?1").bind(id).first<{ status: string }>())?.status;
+}
+
+export async function eventsOf(targetId: string) {
+  const { results } = await env.DB.prepare(
+    "SELECT type, actor_id, actor_type, actor_name, details FROM activity_events WHERE target_id = ?1 ORDER BY id",
+  )
+    .bind(targetId)
+    .all<{ type: string; actor_id: string | null; actor_type: string; actor_name: string; details: string | null }>();
+  return results;
+}
+
+export async function groupMemberIds(groupId: string): Promise<string[]> {
+  const { results } = await env.DB.prepare("SELECT user_id FROM user_groups WHERE group_id = ?1 ORDER BY user_id").bind(groupId).all<{ user_id: string }>();
+  return results.map((r) => r.user_id);
+}
+
+export function uniqueEmail(name = "dana"): string {
+  return `${name}.${crypto.randomUUID().slice(0, 8)}@example.com`;
+}
