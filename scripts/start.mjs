@@ -58,7 +58,8 @@ const { server: upstream } = createEchoServer();
 await listen(upstream, UPSTREAM_PORT);
 console.log(`Demo upstream listening on http://127.0.0.1:${UPSTREAM_PORT}`);
 
-const dev = wrangler(["dev", "--local", "--port", String(PROXY_PORT), "--ip", "127.0.0.1", "--show-interactive-dev-session=false"]);
+// --test-scheduled exposes /__scheduled so the cron jobs can be triggered by hand (README).
+const dev = wrangler(["dev", "--local", "--test-scheduled", "--port", String(PROXY_PORT), "--ip", "127.0.0.1", "--show-interactive-dev-session=false"]);
 let stopping = false;
 const stop = (code = 0) => {
   if (stopping) return;

@@ -37,6 +37,10 @@ export const users = sqliteTable(
   },
   (t) => [
     index("users_org_id_idx").on(t.orgId, t.id),
+    // The cron's inactive-member sweep reads only these rows (few, compared with all members).
+    index("users_inactive_idx")
+      .on(t.id)
+      .where(sql`status <> 'active'`),
     // One live membership per email per org; removed rows do not block re-invitation.
     uniqueIndex("users_org_email_live_uq")
       .on(t.orgId, t.email)

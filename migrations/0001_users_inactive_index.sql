@@ -1,0 +1,1 @@
+CREATE INDEX `users_inactive_idx` ON `users` (`id`) WHERE status <> 'active';
