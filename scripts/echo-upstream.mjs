@@ -18,7 +18,15 @@ const ECHO_BODY_LIMIT = 64 * 1024;
 export function createEchoServer() {
   const requests = [];
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://upstream.local");
+    // Prefix the origin rather than resolving against it: a path starting with "//" would
+    // otherwise be read as another host (and an invalid one would crash the server).
+    let url;
+    try {
+      url = new URL(`http://upstream.local${req.url ?? "/"}`);
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
     if (url.pathname === "/__control/requests") {
       const marker = url.searchParams.get("marker") ?? "";
       res.writeHead(200, { "content-type": "application/json" });

@@ -23,6 +23,8 @@ export async function verifyApiToken(db: D1Database, config: Config, credential:
   const token = await cachedLookup(digest, config.authCacheTtlMs, (d) =>
     guard(() => resolveTokenByDigest(db, d), { timeoutMs: config.dbTimeoutMs, retry: true }),
   );
+  // Defence in depth: the digest covers the prefix, but a row of the other kind is never ours.
+  if (token && token.kind !== parsed.kind) return checkResolved(null, now);
   return checkResolved(token, now);
 }
 
@@ -37,6 +39,9 @@ export function checkResolved(token: ResolvedToken | null, now: number): TokenCh
     case "deleted":
       return { ok: false, reason: "deleted", description: "token deleted" };
     case "expired":
+      if (token.expiredAt !== null && token.expiredAt < token.expiresAt) {
+        return { ok: false, reason: "expired", description: "token expired because its user was deactivated or removed" };
+      }
       return { ok: false, reason: "expired", description: `token expired after ${token.inactivityDays} days of inactivity` };
   }
   if (now >= token.expiresAt) {

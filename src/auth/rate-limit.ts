@@ -10,8 +10,29 @@ const BLOCK_MS = 60_000;
 const MAX_TRACKED = 10_000;
 const blockedUntil = new Map<string, number>();
 
+/**
+ * The rate-limit key for the caller: its IPv4 address, or its IPv6 /64 (one subscriber
+ * usually holds a whole /64, so keying on the full address would let it rotate freely).
+ * Behind Cloudflare, CF-Connecting-IP is set by the edge and cannot be forged by the client.
+ */
 export function clientIp(request: Request): string {
-  return request.headers.get("cf-connecting-ip") ?? "unknown";
+  const ip = request.headers.get("cf-connecting-ip")?.trim().toLowerCase();
+  if (!ip) return "unknown";
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(ip);
+  if (mapped) return mapped[1]!;
+  return ip.includes(":") ? ipv6Prefix64(ip) : ip;
+}
+
+function ipv6Prefix64(ip: string): string {
+  const [head = "", tail] = ip.split("::", 2) as [string, string | undefined];
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const missing = tail === undefined ? 0 : Math.max(0, 8 - left.length - right.length);
+  const groups = [...left, ...Array<string>(missing).fill("0"), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (g.replace(/^0+/, "") || "0"))
+    .join(":")}::/64`;
 }
 
 export function rateLimited(retryAfterSeconds: number): ApiError {

@@ -17,6 +17,8 @@ export interface ResolvedToken {
   tokenName: string;
   inactivityDays: number;
   expiresAt: number;
+  /** When the token was marked expired (earlier than expiresAt when its member was deactivated). */
+  expiredAt: number | null;
   lastUsedAt: number | null;
   subjectId: string;
   subjectName: string;
@@ -38,7 +40,7 @@ const PERMISSIONS_OF = (subject: string) => `(
 
 export const RESOLVE_TOKEN_SQL = `
 SELECT t.id AS token_id, t.org_id, t.kind, t.status, t.name AS token_name, t.inactivity_days,
-  t.expires_at, t.last_used_at,
+  t.expires_at, t.expired_at, t.last_used_at,
   COALESCE(t.user_id, t.service_user_id) AS subject_id,
   COALESCE(u.name, s.name) AS subject_name,
   u.status AS user_status,
@@ -58,6 +60,7 @@ interface ResolveRow {
   token_name: string;
   inactivity_days: number;
   expires_at: number;
+  expired_at: number | null;
   last_used_at: number | null;
   subject_id: string;
   subject_name: string;
@@ -83,6 +86,7 @@ export async function resolveTokenByDigest(db: D1Database, digest: string): Prom
     tokenName: row.token_name,
     inactivityDays: row.inactivity_days,
     expiresAt: row.expires_at,
+    expiredAt: row.expired_at,
     lastUsedAt: row.last_used_at,
     subjectId: row.subject_id,
     subjectName: row.subject_name,

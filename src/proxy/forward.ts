@@ -22,8 +22,12 @@ export async function forward(request: Request, target: URL, headers: Headers, t
     controller.abort(new Error("upstream timeout"));
   }, timeoutMs);
   const onClientAbort = () => controller.abort(new Error("client aborted"));
-  request.signal?.addEventListener("abort", onClientAbort);
+  // The client may have gone while we were authenticating: then never start the upstream call.
+  if (request.signal?.aborted) onClientAbort();
+  else request.signal?.addEventListener("abort", onClientAbort);
   const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
+  // A length announcing a body we do not send would leave the upstream waiting for it.
+  if (!hasBody) headers.delete("content-length");
   let response: Response;
   try {
     response = await fetch(target.toString(), {
@@ -36,6 +40,9 @@ export async function forward(request: Request, target: URL, headers: Headers, t
   } catch (err) {
     if (timedOut) {
       throw new ApiError("gateway_timeout", `The upstream did not answer within ${timeoutMs} ms.`);
+    }
+    if (request.signal?.aborted) {
+      throw new ApiError("client_closed_request", "The client closed the request before the upstream answered.");
     }
     console.error("portcullis: upstream unreachable", err instanceof Error ? err.message : String(err));
     throw new ApiError("bad_gateway", "The upstream could not be reached.");

@@ -12,7 +12,7 @@ import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { signAssertion } from "./assertion";
 import { forward, upstreamTarget } from "./forward";
-import { attachIdentity, upstreamRequestHeaders } from "./headers";
+import { attachIdentity, methodOverrides, upstreamRequestHeaders } from "./headers";
 import { decide, missingPermissions } from "./policy";
 
 export async function handleProxy(c: Context<AppEnv>): Promise<Response> {
@@ -22,7 +22,7 @@ export async function handleProxy(c: Context<AppEnv>): Promise<Response> {
   if (!config.upstreamUrl || !config.assertionPrivateKey || !config.assertionAudience) {
     throw new ApiError("internal_error", "Portcullis is not configured: UPSTREAM_URL and ASSERTION_PRIVATE_KEY are required.");
   }
-  const decision = decide(config.policy, request.method, url.pathname);
+  const decision = decide(config.policy, [request.method, ...methodOverrides(request.headers, url)], url.pathname);
   if (decision === null) throw new ApiError("invalid_request", "The request path is not valid percent-encoding.");
   const target = upstreamTarget(config.upstreamUrl, url);
   const headers = upstreamRequestHeaders(request.headers);

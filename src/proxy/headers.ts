@@ -1,7 +1,7 @@
 /**
  * What reaches the upstream (SPEC §3.4): the client's headers minus Authorization, hop-by-hop
- * headers (RFC 9110 §7.6.1, plus any named in Connection) and every client-sent
- * X-Portcullis-* header, plus the identity headers Portcullis vouches for.
+ * headers (RFC 9110 §7.6.1, plus any named in Connection), path-override headers and every
+ * client-sent X-Portcullis-* header, plus the identity headers Portcullis vouches for.
  */
 import type { Subject } from "../auth/subject";
 
@@ -37,11 +37,34 @@ export function withoutHopByHop(source: Headers): Headers {
   return out;
 }
 
+/** Headers and query parameters that frameworks honour to change the method of a request. */
+const METHOD_OVERRIDE_HEADERS = ["x-http-method-override", "x-http-method", "x-method-override"];
+const METHOD_OVERRIDE_PARAM = "_method";
+
+/**
+ * Methods the upstream may act on besides the request's own: a GET carrying
+ * `X-HTTP-Method-Override: DELETE` is a DELETE to many frameworks, so the route policy must
+ * judge it as one too (they are forwarded unchanged, so the policy must see them).
+ */
+export function methodOverrides(headers: Headers, url: URL): string[] {
+  const values = [
+    ...METHOD_OVERRIDE_HEADERS.flatMap((name) => headers.get(name)?.split(",") ?? []),
+    ...url.searchParams.getAll(METHOD_OVERRIDE_PARAM),
+  ];
+  return values.map((v) => v.trim().toUpperCase()).filter((v) => v.length > 0);
+}
+
+/**
+ * Headers some frameworks (Symfony, IIS URL Rewrite) route by instead of the request line: a
+ * client could send a public path with one of these naming a protected one. Never forwarded.
+ */
+const PATH_OVERRIDE_HEADERS = new Set(["x-original-url", "x-rewrite-url"]);
+
 /** Headers for the upstream request, before identity is attached. */
 export function upstreamRequestHeaders(incoming: Headers): Headers {
   const out = withoutHopByHop(incoming);
   for (const name of [...out.keys()]) {
-    if (name === "authorization" || name.startsWith(IDENTITY_HEADER_PREFIX)) out.delete(name);
+    if (name === "authorization" || name.startsWith(IDENTITY_HEADER_PREFIX) || PATH_OVERRIDE_HEADERS.has(name)) out.delete(name);
   }
   const originalHost = incoming.get("host");
   out.delete("host");

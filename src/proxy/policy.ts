@@ -7,9 +7,19 @@
  * matches exactly one segment, and a trailing `*` matches zero or more segments (so
  * `/inspections/*` covers `/inspections` and everything below it).
  *
- * Matching runs on a canonical path: percent-decoded, repeated slashes collapsed, compared
- * case-insensitively. A rule therefore covers every spelling an upstream might treat as the
- * same resource (`/Inspections//1`, `/inspections%2F1`), never fewer.
+ * Matching is fail-closed against parser differentials between Portcullis and the upstream
+ * (path confusion, e.g. `/public/..%2fadmin`, `/inspections;x/1`, `/inspections%2f1`):
+ * - A path that decodes to a `.` or `..` segment, a control character, or is encoded more than
+ *   three times deep is refused (400): no single reading of it is safe.
+ * - A protective rule (permissions or authenticated) applies when it matches ANY plausible
+ *   reading of the path: as sent, percent-decoded except `/`, fully decoded (repeatedly, `\`
+ *   as `/`), each with empty segments dropped, `;params` removed and letters lower-cased, and
+ *   for a path starting with `//` also without its first segment (a URL parser's "host"). The
+ *   strictest outcome wins (the union of the permissions required).
+ * - A public rule applies only to a path spelled exactly as the rule (same case, no
+ *   percent-escapes, no `;`, no empty segment or trailing slash). Any other spelling needs a
+ *   token, so a public rule can never be stretched over something else.
+ * The path forwarded to the upstream is never rewritten.
  */
 export type PolicyDecision = { kind: "public" } | { kind: "permissions"; required: string[] } | { kind: "authenticated" };
 
@@ -22,7 +32,10 @@ export interface PolicyRuleInput {
 
 interface CompiledRule {
   methods: Set<string> | "any";
+  /** Lower-cased, for protective rules matched against every reading of the path. */
   segments: string[];
+  /** As written, for public rules matched against the exact path only. */
+  exactSegments: string[];
   trailingWildcard: boolean;
   decision: PolicyDecision;
   source: string;
@@ -59,15 +72,20 @@ function compileRule(input: PolicyRuleInput, index: number): Result<CompiledRule
     return { ok: false, reason: `${where}: permissions must be strings like "inspections.view"` };
   }
   if (isPublic && permissions.length > 0) return { ok: false, reason: `${where}: a public rule cannot require permissions` };
-  const segments = canonicalSegments(pathPart);
-  const trailingWildcard = segments[segments.length - 1] === "*";
-  if (trailingWildcard) segments.pop();
+  const exactSegments = pathPart.split("/").filter((seg) => seg.length > 0);
+  // Requests are matched decoded and without `;params`, so such a pattern could never match.
+  if (exactSegments.some((seg) => /[%;\\]/.test(seg) || seg === "." || seg === "..")) {
+    return { ok: false, reason: `${where}: path segments must not contain %, ;, \\ or be . or ..` };
+  }
+  const trailingWildcard = exactSegments[exactSegments.length - 1] === "*";
+  if (trailingWildcard) exactSegments.pop();
+  const segments = exactSegments.map((seg) => seg.toLowerCase());
   const decision: PolicyDecision = isPublic
     ? { kind: "public" }
     : permissions.length > 0
       ? { kind: "permissions", required: [...new Set(permissions)].sort() }
       : { kind: "authenticated" };
-  return { ok: true, value: { methods, segments, trailingWildcard, decision, source: input.match } };
+  return { ok: true, value: { methods, segments, exactSegments, trailingWildcard, decision, source: input.match } };
 }
 
 export function parsePolicy(input: unknown): Result<RoutePolicy> {
@@ -81,42 +99,113 @@ export function parsePolicy(input: unknown): Result<RoutePolicy> {
   return { ok: true, value: { rules } };
 }
 
-/** Canonical path segments for matching. */
-export function canonicalSegments(path: string): string[] {
+const MAX_DECODE_ROUNDS = 3;
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+/** One reading of a path as an upstream might route it (see the module comment). */
+function segmentsOf(path: string): string[] {
   return path
     .split("/")
-    .filter((s) => s.length > 0)
-    .map((s) => s.toLowerCase());
+    .map((seg) => seg.split(";")[0]!.toLowerCase())
+    .filter((seg) => seg.length > 0);
 }
 
-function canonicalRequestSegments(pathname: string): string[] | null {
-  let decoded: string;
+/** Percent-decode one round; `keepSlashes` leaves %2F and %5C encoded. Null if not decodable. */
+function decodeOnce(path: string, keepSlashes: boolean): string | null {
   try {
-    decoded = decodeURIComponent(pathname);
+    if (!keepSlashes) return decodeURIComponent(path);
+    return path
+      .split(/(%2f|%5c)/i)
+      .map((part, i) => (i % 2 === 1 ? part : decodeURIComponent(part)))
+      .join("");
   } catch {
     return null;
   }
-  return canonicalSegments(decoded.replace(/\\/g, "/"));
 }
 
-function segmentsMatch(rule: CompiledRule, path: string[]): boolean {
-  if (rule.trailingWildcard ? path.length < rule.segments.length : path.length !== rule.segments.length) return false;
-  return rule.segments.every((seg, i) => seg === "*" || seg.startsWith(":") || seg === path[i]);
+/** Decode until nothing changes (an upstream may decode more than once). */
+function decodeFully(path: string, keepSlashes: boolean): string | null {
+  let current = path;
+  for (let round = 0; round < MAX_DECODE_ROUNDS; round++) {
+    const next = decodeOnce(current, keepSlashes);
+    if (next === null) return round === 0 ? null : current;
+    if (next === current) return current;
+    current = next;
+  }
+  // Still encoded after that many rounds: refuse rather than guess how deep the upstream decodes.
+  const deeper = decodeOnce(current, keepSlashes);
+  return deeper !== null && deeper !== current ? null : current;
+}
+
+export interface RequestPath {
+  /** Distinct readings, each lower-cased segments; protective rules match any of them. */
+  readings: string[][];
+  /** The segments as sent, when the path has no escapes, `;`, backslash or empty segments. */
+  exact: string[] | null;
+}
+
+/** The readings of a request path, or null when it must be refused (400). */
+export function readRequestPath(pathname: string): RequestPath | null {
+  const decoded = decodeFully(pathname, false);
+  const decodedKeepingSlashes = decodeFully(pathname, true);
+  if (decoded === null || decodedKeepingSlashes === null || CONTROL.test(decoded)) return null;
+  const readings: string[][] = [];
+  const seen = new Set<string>();
+  const candidates = [pathname, decodedKeepingSlashes, decoded.replace(/\\/g, "/")];
+  // A path starting with "//" is a network-path reference to URL parsers (`new URL(path, base)`):
+  // an upstream using one routes it without its first segment, which it takes for a host.
+  for (const path of [...candidates]) if (path.startsWith("//")) candidates.push(path.replace(/^\/+[^/]*/, ""));
+  for (const path of candidates) {
+    const segments = segmentsOf(path);
+    if (segments.some((seg) => seg === "." || seg === "..")) return null;
+    const key = segments.join("/");
+    if (!seen.has(key)) {
+      seen.add(key);
+      readings.push(segments);
+    }
+  }
+  const raw = pathname === "/" ? [] : pathname.split("/").slice(1);
+  const plain = raw.every((seg) => seg.length > 0 && !/[%;\\]/.test(seg));
+  return { readings, exact: plain ? raw : null };
+}
+
+function segmentsMatch(rule: CompiledRule, pattern: string[], path: string[]): boolean {
+  if (rule.trailingWildcard ? path.length < pattern.length : path.length !== pattern.length) return false;
+  return pattern.every((seg, i) => seg === "*" || seg.startsWith(":") || seg === path[i]);
+}
+
+function methodMatches(rule: CompiledRule, method: string): boolean {
+  if (rule.methods === "any") return true;
+  // HEAD reads what GET reads, so a GET rule governs it too.
+  return rule.methods.has(method) || (method === "HEAD" && rule.methods.has("GET"));
+}
+
+/** First-match decision for one reading; public rules only ever match the exact path. */
+function decideReading(policy: RoutePolicy, method: string, reading: string[], exact: string[] | null): PolicyDecision {
+  for (const rule of policy.rules) {
+    if (!methodMatches(rule, method)) continue;
+    if (rule.decision.kind === "public") {
+      if (exact !== null && segmentsMatch(rule, rule.exactSegments, exact)) return rule.decision;
+      continue;
+    }
+    if (segmentsMatch(rule, rule.segments, reading)) return rule.decision;
+  }
+  return { kind: "authenticated" };
 }
 
 /**
- * Decide what a request needs. Returns null when the path is not decodable, which the
- * proxy answers with 400 rather than guessing.
+ * Decide what a request needs: the strictest decision over every reading of the path and every
+ * method the upstream might act on (the request's own, plus any method override it carries).
+ * Returns null when the path must be refused, which the proxy answers with 400 rather than guessing.
  */
-export function decide(policy: RoutePolicy, method: string, pathname: string): PolicyDecision | null {
-  const path = canonicalRequestSegments(pathname);
+export function decide(policy: RoutePolicy, method: string | readonly string[], pathname: string): PolicyDecision | null {
+  const path = readRequestPath(pathname);
   if (path === null) return null;
-  const upper = method.toUpperCase();
-  for (const rule of policy.rules) {
-    // HEAD reads what GET reads, so a GET rule governs it too.
-    if (rule.methods !== "any" && !rule.methods.has(upper) && !(upper === "HEAD" && rule.methods.has("GET"))) continue;
-    if (segmentsMatch(rule, path)) return rule.decision;
-  }
+  const methods = [...new Set((typeof method === "string" ? [method] : method).map((m) => m.toUpperCase()))];
+  const decisions = methods.flatMap((m) => path.readings.map((reading) => decideReading(policy, m, reading, path.exact)));
+  if (decisions.every((d) => d.kind === "public")) return { kind: "public" };
+  const required = new Set(decisions.flatMap((d) => (d.kind === "permissions" ? d.required : [])));
+  if (required.size > 0) return { kind: "permissions", required: [...required].sort() };
   return { kind: "authenticated" };
 }
 

@@ -1,0 +1,118 @@
+/**
+ * Last use (SPEC §3.5, §5; issue 6 §12): recorded off the response path, at most one write per
+ * token per 60 s, the first use logged as an activity event, and a failed write retried by the
+ * next use without failing the request.
+ */
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { clearLastUseMarks } from "../../src/auth/last-use";
+import { bearer, countingDb, marker, upstreamRequests } from "../helpers/worker";
+import { seedIntegration, send, tokenRow, writeFailingDb } from "../hardening/support";
+
+async function firstUseEvents(tokenId: string) {
+  const { results } = await env.DB.prepare("SELECT * FROM activity_events WHERE type = 'token.first_used' AND target_id = ?1")
+    .bind(tokenId)
+    .all<{ actor_id: string; actor_type: string; actor_name: string; target_type: string; org_id: string }>();
+  return results;
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("last-use recording", () => {
+  it("N requests within 60 s make one D1 write, and the first use is logged once", async () => {
+    const { org, token } = await seedIntegration();
+    const before = Date.now();
+    const { db, counts } = countingDb();
+    const m = marker();
+    for (let i = 0; i < 5; i++) {
+      expect((await send(`/inspections/${m}/${i}`, { headers: bearer(token.secret), env: { DB: db } })).status).toBe(200);
+    }
+    // Five resolve reads, plus one batch of two statements (first-use event + touch).
+    expect(counts).toEqual({ prepare: 5 + 2, batch: 1, exec: 0 });
+    expect(await upstreamRequests(m)).toHaveLength(5);
+    const row = (await tokenRow(token.id))!;
+    expect(row.last_used_at).toBeGreaterThanOrEqual(before);
+    expect(row.last_used_at).toBeLessThanOrEqual(Date.now());
+    const events = await firstUseEvents(token.id);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      org_id: org.orgId,
+      actor_id: token.serviceUserId,
+      actor_type: "service_user",
+      actor_name: "Warehouse sync",
+      target_type: "api_token",
+    });
+  });
+
+  it("a burst of concurrent requests still makes one write", async () => {
+    const { token } = await seedIntegration();
+    const { db, counts } = countingDb();
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => send(`/inspections/${marker()}`, { headers: bearer(token.secret), env: { DB: db } })),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(counts.batch).toBe(1);
+    expect(counts.prepare).toBe(10 + 2);
+    expect(await firstUseEvents(token.id)).toHaveLength(1);
+  });
+
+  it("after 60 s the next use writes again, without a second first-use event", async () => {
+    const { token } = await seedIntegration();
+    expect((await send(`/inspections/${marker()}`, { headers: bearer(token.secret) })).status).toBe(200);
+    const earlier = Date.now() - 61_000;
+    await env.DB.prepare("UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2").bind(earlier, token.id).run();
+    clearLastUseMarks(); // as a fresh isolate would be
+    const { db, counts } = countingDb();
+    expect((await send(`/inspections/${marker()}`, { headers: bearer(token.secret), env: { DB: db } })).status).toBe(200);
+    expect(counts).toEqual({ prepare: 2, batch: 0, exec: 0 });
+    expect((await tokenRow(token.id))!.last_used_at).toBeGreaterThan(earlier + 60_000);
+    expect(await firstUseEvents(token.id)).toHaveLength(1);
+  });
+
+  it("a use recorded less than 60 s ago (by any isolate) means no write at all", async () => {
+    const { token } = await seedIntegration();
+    expect((await send(`/inspections/${marker()}`, { headers: bearer(token.secret) })).status).toBe(200);
+    clearLastUseMarks();
+    const { db, counts } = countingDb();
+    expect((await send(`/inspections/${marker()}`, { headers: bearer(token.secret), env: { DB: db } })).status).toBe(200);
+    expect(counts).toEqual({ prepare: 1, batch: 0, exec: 0 });
+  });
+
+  it("a failed last-use write does not fail the request, and the next use retries it", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const { token } = await seedIntegration();
+    const failing = writeFailingDb();
+    const m = marker();
+    const res = await send(`/inspections/${m}/1`, { headers: bearer(token.secret), env: { DB: failing.db } });
+    expect(res.status).toBe(200);
+    expect(await upstreamRequests(m)).toHaveLength(1);
+    expect(failing.counts.writes).toBe(1);
+    expect((await tokenRow(token.id))!.last_used_at).toBeNull();
+    expect(errors).toHaveBeenCalledWith(expect.stringContaining(`last-use write failed for token ${token.id}`), expect.any(String));
+
+    const { db, counts } = countingDb();
+    expect((await send(`/inspections/${m}/2`, { headers: bearer(token.secret), env: { DB: db } })).status).toBe(200);
+    expect(counts.batch).toBe(1);
+    expect((await tokenRow(token.id))!.last_used_at).not.toBeNull();
+    expect(await firstUseEvents(token.id)).toHaveLength(1);
+  });
+
+  it("a hanging last-use write never holds up the response", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const { token } = await seedIntegration();
+    const hanging = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "batch") return () => new Promise(() => {});
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const res = await send(`/inspections/${marker()}`, {
+      headers: bearer(token.secret),
+      env: { DB: hanging, DB_TIMEOUT_MS: "200" },
+      settle: false,
+    });
+    expect(res.status).toBe(200);
+    expect((await tokenRow(token.id))!.last_used_at).toBeNull();
+  });
+});
