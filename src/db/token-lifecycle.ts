@@ -136,6 +136,19 @@ export async function getServiceToken(db: Orm, orgId: string, tokenId: string): 
   return row ? toServiceRecord(row) : null;
 }
 
+/**
+ * Whether `userId` is still an active member of `orgId`. A refused user-token creation reads it
+ * to say why: the limit, or a membership that ended while the request was running (the INSERT
+ * checks both conditions at once, so its changed-row count alone cannot tell them apart).
+ */
+export async function isActiveMember(db: Orm, orgId: string, userId: string): Promise<boolean> {
+  const row = await statement(
+    db,
+    sql`SELECT 1 AS active FROM users WHERE id = ${userId} AND org_id = ${orgId} AND status = 'active'`,
+  ).first<{ active: number }>();
+  return row !== null;
+}
+
 /** D1 binds at most 100 parameters per statement; stay well under it. */
 const IDS_PER_QUERY = 50;
 

@@ -2,7 +2,9 @@
  * Request bodies on the management API (SPEC §4): at most 64 KiB (413), and of a media type the
  * route reads (415): JSON everywhere, form-encoded for /introspect (RFC 7662), SCIM JSON under
  * /scim. A body that is not valid JSON is a 400 from the validator. Checked before auth work
- * and before parsing, so an oversized body is never buffered.
+ * and before parsing, so an oversized body is never buffered: a declared Content-Length over
+ * the limit is refused unread, and every body is read through a counter that stops at the
+ * limit, so a missing, malformed or understated Content-Length cannot get more through.
  */
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
@@ -27,36 +29,35 @@ export function bodyGuard(): MiddlewareHandler<AppEnv> {
     const request = c.req.raw;
     const length = request.headers.get("content-length");
     if (length !== null && Number(length) > MAX_BODY_BYTES) throw tooLarge();
-    const hasBody = request.body !== null && length !== "0";
-    if (!hasBody) return next();
+    if (request.body === null) return next();
     const mediaType = (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
     const allowed = allowedTypes(c.req.path);
-    if (!allowed.includes(mediaType)) {
-      throw new ApiError("unsupported_media_type", `The request body must be ${allowed.join(" or ")}.`);
-    }
-    // Without a trustworthy Content-Length, read at most the limit and re-attach the bytes.
-    if (length === null) {
-      const reader = request.body!.getReader();
-      const chunks: Uint8Array[] = [];
-      let total = 0;
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        total += value.byteLength;
-        if (total > MAX_BODY_BYTES) {
-          await reader.cancel();
-          throw tooLarge();
-        }
-        chunks.push(value);
+    const unsupported = () => new ApiError("unsupported_media_type", `The request body must be ${allowed.join(" or ")}.`);
+    // "Content-Length: 0" declares no body, which needs no media type.
+    if (length !== "0" && !allowed.includes(mediaType)) throw unsupported();
+    // The header is the sender's claim; count the bytes themselves, at most the limit, and
+    // re-attach them for the validator.
+    const reader = request.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > MAX_BODY_BYTES) {
+        await reader.cancel();
+        throw tooLarge();
       }
-      const body = new Uint8Array(total);
-      let offset = 0;
-      for (const chunk of chunks) {
-        body.set(chunk, offset);
-        offset += chunk.byteLength;
-      }
-      c.req.raw = new Request(request, { body });
+      chunks.push(value);
     }
+    if (total > 0 && !allowed.includes(mediaType)) throw unsupported();
+    const body = new Uint8Array(total);
+    let offset = 0;
+    for (const chunk of chunks) {
+      body.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    c.req.raw = new Request(request, { body });
     return next();
   };
 }

@@ -4,10 +4,11 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { invalidateCached } from "../../auth/cache";
+import { invalidToken } from "../../auth/challenge";
 import { requireSession } from "../../auth/middleware";
 import type { Subject } from "../../auth/subject";
 import { guard, orm } from "../../db/client";
-import { listUserTokens, revokeToken, type TokenRecord } from "../../db/token-lifecycle";
+import { isActiveMember, listUserTokens, revokeToken, type TokenRecord } from "../../db/token-lifecycle";
 import { createUserToken } from "../../db/tokens";
 import { ApiError } from "../../errors";
 import { USER_TOKEN_INACTIVITY_DAYS, USER_TOKEN_LIMIT } from "../../permissions";
@@ -113,6 +114,13 @@ export function registerMeApiTokens(app: ManagementApp): void {
       { timeoutMs: config.dbTimeoutMs, retry: false },
     );
     if (!created) {
+      // The INSERT also refuses a member deactivated or removed after authentication (a race
+      // with PATCH/DELETE /users or SCIM); answer that as authentication would have, not as the limit.
+      const active = await guard(() => isActiveMember(orm(c.env.DB), subject.orgId, subject.id), {
+        timeoutMs: config.dbTimeoutMs,
+        retry: true,
+      });
+      if (!active) throw invalidToken("session user is not an active member of this organization");
       throw new ApiError(
         "token_limit_reached",
         `You already have ${USER_TOKEN_LIMIT} active API tokens in this organization; revoke one before generating another.`,

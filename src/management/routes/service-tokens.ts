@@ -24,7 +24,7 @@ import { createServiceToken } from "../../db/tokens";
 import type { AppEnv } from "../../env";
 import { ApiError } from "../../errors";
 import { DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS, SERVICE_TOKEN_LIMIT } from "../../permissions";
-import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, page, PaginationQuery, type ManagementApp } from "../common";
+import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, page, PaginationQuery, shownId, type ManagementApp } from "../common";
 import {
   CreateServiceTokenBody,
   EditServiceTokenBody,
@@ -145,7 +145,7 @@ async function checkPermissionSets(db: ReturnType<typeof orm>, orgId: string, id
   const unique = [...new Set(ids)];
   const unknown = await guard(() => unknownPermissionSetIds(db, orgId, unique), { timeoutMs, retry: true });
   if (unknown.length > 0) {
-    throw new ApiError("invalid_request", `Invalid request: permission_set_ids: unknown permission set ${unknown.join(", ")}.`);
+    throw new ApiError("invalid_request", `Invalid request: permission_set_ids: unknown permission set ${unknown.map(shownId).join(", ")}.`);
   }
   return unique;
 }
