@@ -8,6 +8,7 @@ import type { Actor } from "../db/activity";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import type { Subject } from "../auth/subject";
+import { hasTokenPrefix, tokenHint } from "../token/format";
 
 export type ManagementApp = OpenAPIHono<AppEnv>;
 
@@ -113,3 +114,11 @@ export function page<T extends { id: string }>(rows: T[], limit: number): { rows
 
 export const NameSchema = z.string().trim().min(1).max(100);
 export const IdParam = z.object({ id: z.string().min(1).max(100) });
+
+/**
+ * How a caller-supplied id is named in an error. A token secret pasted into an id field is
+ * never repeated back (issue 6 §18: no secret in an error message), only its hint.
+ */
+export function shownId(id: string): string {
+  return hasTokenPrefix(id) ? `${tokenHint(id)} (an API token secret, not an id)` : id;
+}

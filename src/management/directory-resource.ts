@@ -23,6 +23,7 @@ import { ApiError } from "../errors";
 import { PERMISSION_PATTERN } from "../permissions";
 import {
   actorOf,
+  shownId,
   BEARER_SECURITY,
   decodeCursor,
   errorResponses,
@@ -147,12 +148,13 @@ export function notFound(what: string): ApiError {
 }
 
 export function unknownRefsError(unknown: UnknownRefs): ApiError {
-  const parts = Object.entries(unknown).map(([field, ids]) => `${field}: ${(ids as string[]).join(", ")}`);
+  const shown = Object.fromEntries(Object.entries(unknown).map(([field, ids]) => [field, (ids as string[]).map(shownId)]));
+  const parts = Object.entries(shown).map(([field, ids]) => `${field}: ${ids.join(", ")}`);
   return new ApiError(
     "invalid_request",
     `Invalid request: these ids are not in this organization: ${parts.join("; ")}.`,
     {},
-    { unknown_ids: unknown },
+    { unknown_ids: shown },
   );
 }
 

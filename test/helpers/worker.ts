@@ -16,11 +16,18 @@ export interface CallOptions extends RequestInit {
   settle?: boolean;
 }
 
+/**
+ * The real AUTH_FAILURE_LIMITER keeps its counts for a whole test file and keys every request
+ * without CF-Connecting-IP as one client, so unrelated 401 tests would trip each other's 429.
+ * Tests get a limiter that never limits unless they pass one (the real binding included).
+ */
+const NEVER_LIMITS: RateLimit = { limit: async () => ({ success: true }) };
+
 export async function call(path: string, options: CallOptions = {}): Promise<Response> {
   const { env: overrides, settle = true, ...init } = options;
   const ctx = createExecutionContext();
   const request = new Request(ORIGIN + path, init) as Parameters<typeof worker.fetch>[0];
-  const response = await worker.fetch(request, { ...env, ...overrides } as Env, ctx);
+  const response = await worker.fetch(request, { ...env, AUTH_FAILURE_LIMITER: NEVER_LIMITS, ...overrides } as Env, ctx);
   if (settle) await waitOnExecutionContext(ctx);
   return response;
 }
