@@ -4,6 +4,7 @@
  * Once an IP is over its budget it gets 429 + Retry-After before any D1 read; valid tokens
  * from other clients are unaffected, and valid traffic never spends the budget.
  */
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { clearRateLimitBlocks, clientIp } from "../../src/auth/rate-limit";
 import { generateToken } from "../../src/token/format";
@@ -86,7 +87,8 @@ describe("failed-authentication rate limit", () => {
     const ip = "203.0.113.200";
     const statuses: number[] = [];
     for (let i = 0; i < 61; i++) {
-      statuses.push((await call(`/any/${marker()}`, { headers: from(ip, "Bearer pcs_guess") })).status);
+      const real = { AUTH_FAILURE_LIMITER: env.AUTH_FAILURE_LIMITER };
+      statuses.push((await call(`/any/${marker()}`, { headers: from(ip, "Bearer pcs_guess"), env: real })).status);
     }
     expect(statuses.slice(0, 60)).toEqual(Array(60).fill(401));
     expect(statuses[60]).toBe(429);
