@@ -80,6 +80,9 @@ export function errorResponses(...statuses: number[]) {
   return out;
 }
 
+/** An OpenAPI `content` object for a JSON body or response with this schema. */
+export const json = <T>(schema: T) => ({ "application/json": { schema } });
+
 export const BEARER_SECURITY = [{ bearer: [] as string[] }];
 
 /** `?limit=&cursor=` (SPEC §4). Cursors are opaque; they encode the last id returned. */

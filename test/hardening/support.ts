@@ -27,17 +27,7 @@ export function send(path: string, options: CallOptions = {}): Promise<Response>
   return call(path, { ...options, env: { AUTH_FAILURE_LIMITER: fakeLimiter().limiter, ...options.env } });
 }
 
-export interface ErrorBody {
-  error: { code: string; message: string; [key: string]: unknown };
-}
-
-export async function errorOf(res: Response): Promise<ErrorBody["error"]> {
-  expect(res.headers.get("content-type")).toMatch(/^application\/json/);
-  const body = (await res.json()) as ErrorBody;
-  expect(Object.keys(body)).toEqual(["error"]);
-  expect(typeof body.error.message).toBe("string");
-  return body.error;
-}
+export { errorOf, type ErrorBody } from "../helpers/errors";
 
 /** A member with `inspections.view`, two groups and two sites, and their user token. */
 export async function seedInspector(permissions: string[] = ["inspections.view"]) {

@@ -8,19 +8,7 @@ import { expect } from "vitest";
 import { sessionJwt, type SeededOrg } from "../helpers/seed";
 import { bearer, call, marker, type CallOptions } from "../helpers/worker";
 
-export interface ErrorBody {
-  error: { code: string; message: string; [key: string]: unknown };
-}
-
-/** The SPEC §4 error shape, asserted; returns the `error` object. */
-export async function errorOf(res: Response): Promise<ErrorBody["error"]> {
-  expect(res.headers.get("content-type")).toMatch(/^application\/json/);
-  const body = (await res.json()) as ErrorBody;
-  expect(Object.keys(body)).toEqual(["error"]);
-  expect(typeof body.error.code).toBe("string");
-  expect(typeof body.error.message).toBe("string");
-  return body.error;
-}
+export { errorOf, type ErrorBody } from "../helpers/errors";
 
 /** Every application table, in a stable order (D1's and SQLite's own tables left out). */
 async function applicationTables(): Promise<string[]> {

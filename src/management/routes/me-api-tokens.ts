@@ -12,7 +12,7 @@ import { isActiveMember, listUserTokens, revokeToken, type TokenRecord } from ".
 import { createUserToken } from "../../db/tokens";
 import { ApiError } from "../../errors";
 import { USER_TOKEN_INACTIVITY_DAYS, USER_TOKEN_LIMIT } from "../../permissions";
-import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, page, PaginationQuery, type ManagementApp } from "../common";
+import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, json, page, PaginationQuery, type ManagementApp } from "../common";
 import {
   CreateUserApiTokenBody,
   NewUserApiTokenSchema,
@@ -24,7 +24,6 @@ import {
 /** Fresh authentication for generating a token (SPEC §4): the session's auth_time at most 5 minutes old. */
 export const REAUTHENTICATION_WINDOW_SECONDS = 300;
 
-const json = <T>(schema: T) => ({ "application/json": { schema } });
 const TAGS = ["User API tokens"];
 
 const listRoute = createRoute({

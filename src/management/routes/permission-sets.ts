@@ -13,7 +13,7 @@ import {
   listPermissionSets,
   updatePermissionSet,
 } from "../../db/directory";
-import { actorOf, BEARER_SECURITY, errorResponses, IdParam, page, PaginationQuery, type ManagementApp } from "../common";
+import { actorOf, BEARER_SECURITY, errorResponses, IdParam, json, page, PaginationQuery, type ManagementApp } from "../common";
 import {
   CreatePermissionSetBody,
   notFound,
@@ -28,7 +28,6 @@ import {
 
 const PERMISSION = "platform_management.permissions";
 const tags = ["Permission sets"];
-const json = <T>(schema: T) => ({ "application/json": { schema } });
 
 const listRoute = createRoute({
   method: "get",

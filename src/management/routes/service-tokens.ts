@@ -24,7 +24,7 @@ import { createServiceToken } from "../../db/tokens";
 import type { AppEnv } from "../../env";
 import { ApiError } from "../../errors";
 import { DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS, SERVICE_TOKEN_LIMIT } from "../../permissions";
-import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, page, PaginationQuery, shownId, type ManagementApp } from "../common";
+import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, json, page, PaginationQuery, shownId, type ManagementApp } from "../common";
 import {
   CreateServiceTokenBody,
   EditServiceTokenBody,
@@ -36,7 +36,6 @@ import {
 
 const MANAGE = "integrations.manage";
 
-const json = <T>(schema: T) => ({ "application/json": { schema } });
 const TAGS = ["Service user API tokens"];
 
 const listRoute = createRoute({

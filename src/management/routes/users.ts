@@ -10,7 +10,7 @@ import { orm } from "../../db/client";
 import { createMember, findMember, listMembers, updateMember, type MemberWriteResult } from "../../db/directory";
 import { setMemberStatus } from "../../db/members";
 import { ApiError } from "../../errors";
-import { actorOf, BEARER_SECURITY, errorResponses, IdParam, page, PaginationQuery, type ManagementApp } from "../common";
+import { actorOf, BEARER_SECURITY, errorResponses, IdParam, json, page, PaginationQuery, type ManagementApp } from "../common";
 import {
   CreateUserBody,
   notFound,
@@ -28,7 +28,6 @@ import {
 
 const PERMISSION = "platform_management.users";
 const tags = ["Users"];
-const json = <T>(schema: T) => ({ "application/json": { schema } });
 
 const listRoute = createRoute({
   method: "get",
