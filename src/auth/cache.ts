@@ -2,18 +2,23 @@
  * Optional in-isolate cache of resolved tokens (SPEC §5, AUTH_CACHE_TTL_MS, default 0 = off).
  *
  * Trade-off, stated plainly: with a TTL of T ms, a revoke, deactivation or permission change
- * made in *another* isolate may go unseen here for up to T ms. Changes made through this
- * isolate invalidate at once. Expiry by inactivity is still checked against the clock on
+ * made in *another* isolate may go unseen here for up to T ms after it was committed (an entry
+ * is never served longer than T after the read that produced it began). Changes made through
+ * this isolate invalidate at once. Expiry by inactivity is still checked against the clock on
  * every request, because the cached row carries its deadline.
  *
- * - Bounded: at most MAX_ENTRIES, oldest evicted first.
+ * - Bounded: at most MAX_ENTRIES; when full, the entry inserted longest ago goes first (with one
+ *   TTL for all positive entries that is also the one expiring soonest).
  * - Negative entries (unknown digests) live for a fifth of the TTL, so a token created in
  *   another isolate is usable here quickly.
  * - Single flight: concurrent misses for one digest share one D1 read.
+ * - Invalidation wins over reads in flight: a read that began before `invalidateCached` is
+ *   returned to the requests already waiting for it but never stored, and requests arriving
+ *   after the invalidation start a fresh read.
  */
 import type { ResolvedToken } from "../db/auth";
 
-const MAX_ENTRIES = 10_000;
+export const MAX_ENTRIES = 10_000;
 
 interface Entry {
   value: ResolvedToken | null;
@@ -22,6 +27,22 @@ interface Entry {
 
 const entries = new Map<string, Entry>();
 const inflight = new Map<string, Promise<ResolvedToken | null>>();
+/** Bumped by every invalidation; a read started under an older generation is not stored. */
+let generation = 0;
+
+/** Negative entries: a fifth of the TTL, at least 1 ms. */
+export function negativeTtl(ttlMs: number): number {
+  return Math.max(1, Math.floor(ttlMs / 5));
+}
+
+/** Cached rows are shared by concurrent requests: freeze them so no caller can alter another's. */
+function frozen(value: ResolvedToken | null): ResolvedToken | null {
+  if (value === null) return null;
+  Object.freeze(value.permissions);
+  Object.freeze(value.groups);
+  Object.freeze(value.sites);
+  return Object.freeze(value);
+}
 
 export async function cachedLookup(
   digest: string,
@@ -31,23 +52,34 @@ export async function cachedLookup(
 ): Promise<ResolvedToken | null> {
   if (ttlMs <= 0) return load(digest);
   const hit = entries.get(digest);
-  if (hit && hit.expiresAt > now) return hit.value;
-  if (hit) entries.delete(digest);
+  if (hit !== undefined) {
+    if (hit.expiresAt > now) return hit.value;
+    entries.delete(digest);
+  }
   const pending = inflight.get(digest);
-  if (pending) return pending;
+  if (pending !== undefined) return pending;
+  const startedIn = generation;
   const promise = load(digest)
     .then((value) => {
+      if (startedIn !== generation) return value;
+      const stored = frozen(value);
       if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
-      entries.set(digest, { value, expiresAt: Date.now() + (value ? ttlMs : Math.max(1, Math.floor(ttlMs / 5))) });
-      return value;
+      // Counted from when the read began, so staleness never exceeds the TTL.
+      entries.set(digest, { value: stored, expiresAt: now + (stored ? ttlMs : negativeTtl(ttlMs)) });
+      return stored;
     })
-    .finally(() => inflight.delete(digest));
+    .finally(() => {
+      if (inflight.get(digest) === promise) inflight.delete(digest);
+    });
   inflight.set(digest, promise);
   return promise;
 }
 
 /** Forget everything cached about these tokens or subjects (called by management writes). */
 export function invalidateCached(match: { tokenIds?: string[]; subjectIds?: string[]; orgId?: string }): void {
+  generation++;
+  // Reads in flight may have begun before the write being announced: later requests must not join them.
+  inflight.clear();
   if (entries.size === 0) return;
   const tokens = new Set(match.tokenIds ?? []);
   const subjects = new Set(match.subjectIds ?? []);
@@ -64,8 +96,14 @@ export function invalidateCached(match: { tokenIds?: string[]; subjectIds?: stri
   }
 }
 
+/** Number of cached entries (positive and negative), for tests and diagnostics. */
+export function cachedEntryCount(): number {
+  return entries.size;
+}
+
 /** Test hook: empty the cache. */
 export function clearAuthCache(): void {
+  generation++;
   entries.clear();
   inflight.clear();
 }

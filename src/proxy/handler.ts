@@ -24,9 +24,9 @@ export async function handleProxy(c: Context<AppEnv>): Promise<Response> {
   }
   const decision = decide(config.policy, [request.method, ...methodOverrides(request.headers, url)], url.pathname);
   if (decision === null) throw new ApiError("invalid_request", "The request path is not valid percent-encoding.");
-  const target = upstreamTarget(config.upstreamUrl, url);
-  const headers = upstreamRequestHeaders(request.headers);
-  if (decision.kind === "public") return forward(request, target, headers, config.upstreamTimeoutMs);
+  if (decision.kind === "public") {
+    return forward(request, upstreamTarget(config.upstreamUrl, url), upstreamRequestHeaders(request.headers), config.upstreamTimeoutMs);
+  }
 
   const bearer = readBearer(request.headers.get("authorization"));
   if (!bearer.ok) {
@@ -51,7 +51,9 @@ export async function handleProxy(c: Context<AppEnv>): Promise<Response> {
     issuer: config.assertionIssuer,
     audience: config.assertionAudience,
   });
+  // Built only for requests that will be forwarded, so a rejected credential costs no header copy.
+  const headers = upstreamRequestHeaders(request.headers);
   attachIdentity(headers, subject, token.tokenId, assertion);
   scheduleLastUse(c.executionCtx, c.env.DB, token, config.dbTimeoutMs);
-  return forward(request, target, headers, config.upstreamTimeoutMs);
+  return forward(request, upstreamTarget(config.upstreamUrl, url), headers, config.upstreamTimeoutMs);
 }

@@ -1,0 +1,204 @@
+// `npm run bench`: Portcullis against a bare pass-through, in one invocation, under one runtime.
+//
+// Four Workers, each in its own workerd (miniflare, as `wrangler dev` runs them), all in front of
+// the same local upstream that answers 200 at once:
+//   bare          pass-through fetch, nothing else (the ceiling)
+//   reference     pass-through + SHA-256 of the credential + one D1 read by digest (the floor
+//                 of correct-by-default revocation)
+//   proxy         Portcullis as shipped (the `wrangler deploy --dry-run` bundle), default config
+//   proxy-cached  the same bundle with AUTH_CACHE_TTL_MS=5000
+// plus, for reading the gap, signing-floor: bare + the per-request ES256 assertion alone.
+// Scenarios: valid token (200), malformed token, unknown well-formed token, revoked token (401).
+// wrk drives the load; rounds alternate the Workers and every figure is the median over rounds.
+// Writes bench/results/latest.json and latest.md (the same table in Markdown), prints the table.
+// Exits 1 on any unexpected status or a missed target, 2 when wrk is missing.
+//
+// Options: --duration S (10)  --rounds N (5)  --warmup S (3)  --connections C (32)
+//          --threads T (1)  --tokens N (1000 rows in api_tokens)  --pool N (100 credentials per
+//          scenario)  --quick (2 s × 2 rounds, for development)  --bundle (bundle size only)
+//          --out FILE (bench/results/latest.json)  --only ID,… (development: run only these
+//          combos, e.g. proxy/valid,reference/valid; ratios that need a missing combo are null)
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { gzipSync } from "node:zlib";
+import { BENCH_PATH, ROOT, WORKERS, buildBundles, measureRounds, pairedRatio, removeTemporary, scenarioCredentials, startWorkers, summarize } from "./lib/bench.mjs";
+import { compatibility, startUpstream } from "./lib/runtime.mjs";
+import { planTokens } from "./lib/seed.mjs";
+import { markdownReport } from "./lib/report.mjs";
+import { requireWrk } from "./lib/wrk.mjs";
+
+export const TARGETS = { proxy_vs_reference: 0.9, cached_vs_bare: 0.85, reject_vs_proxy: 2 };
+
+const { values: opts } = parseArgs({
+  options: {
+    duration: { type: "string", default: "10" },
+    rounds: { type: "string", default: "5" },
+    warmup: { type: "string", default: "3" },
+    connections: { type: "string", default: "32" },
+    threads: { type: "string", default: "1" },
+    tokens: { type: "string", default: "1000" },
+    pool: { type: "string", default: "100" },
+    quick: { type: "boolean", default: false },
+    bundle: { type: "boolean", default: false },
+    out: { type: "string", default: path.join(ROOT, "bench", "results", "latest.json") },
+    only: { type: "string" },
+  },
+});
+if (opts.quick) Object.assign(opts, { duration: "2", rounds: "2", warmup: "1" });
+const num = (name) => {
+  const n = Number(opts[name]);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
+  return n;
+};
+
+const log = (line) => console.log(line);
+
+/** Raw and gzip size of the bundle `wrangler deploy` would upload. */
+function bundleSize(main, wranglerReport) {
+  const code = readFileSync(main);
+  return {
+    raw_bytes: code.length,
+    gzip_bytes: gzipSync(code, { level: 9 }).length,
+    wrangler_reported: wranglerReport,
+  };
+}
+
+function versionOf(pkgPath) {
+  try {
+    return JSON.parse(readFileSync(path.join(ROOT, "node_modules", pkgPath, "package.json"), "utf8")).version;
+  } catch {
+    return null;
+  }
+}
+
+function printTable(scenarios, ceiling) {
+  const rows = [["worker", "scenario", "rps", "p50 ms", "p99 ms", "non-2xx", "unexpected", "cpu µs/req"]];
+  const row = (worker, scenario, s) =>
+    rows.push([worker, scenario, String(s.rps), s.p50_ms.toFixed(2), s.p99_ms.toFixed(2), String(s.non2xx), String(s.unexpected), String(s.cpu_us_per_request ?? "-")]);
+  if (ceiling) row("(wrk → upstream)", "generator ceiling", ceiling);
+  for (const [worker, byScenario] of Object.entries(scenarios)) {
+    for (const [scenario, s] of Object.entries(byScenario)) row(worker, scenario, s);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const fmt = (r) => r.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  ");
+  log(fmt(rows[0]));
+  log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const r of rows.slice(1)) log(fmt(r));
+}
+
+async function main() {
+  log("Building the Worker bundles (wrangler deploy --dry-run)…");
+  const bundles = await buildBundles(opts.bundle ? ["proxy"] : Object.keys(WORKERS));
+  const { main: bundleMain, wranglerReport } = bundles.portcullis;
+  const bundle = bundleSize(bundleMain, wranglerReport);
+  log(`Bundle: ${(bundle.raw_bytes / 1024).toFixed(1)} KiB raw, ${(bundle.gzip_bytes / 1024).toFixed(1)} KiB gzip (level 9)` + (wranglerReport ? `; wrangler reports ${wranglerReport.raw_kib} KiB / gzip ${wranglerReport.gzip_kib} KiB` : ""));
+  const bundleDirs = Object.values(bundles).map((b) => b.outdir);
+  if (opts.bundle) {
+    const file = path.join(ROOT, "bench", "results", "bundle.json");
+    writeFileSync(file, JSON.stringify({ generated_at: new Date().toISOString(), ...bundle }, null, 2) + "\n");
+    log(`Wrote ${path.relative(ROOT, file)}`);
+    removeTemporary(...bundleDirs);
+    return 0;
+  }
+
+  const wrk = requireWrk();
+  const settings = {
+    duration_s: num("duration"),
+    rounds: num("rounds"),
+    warmup_s: Number(opts.warmup),
+    connections: num("connections"),
+    threads: num("threads"),
+    tokens_in_table: num("tokens"),
+    credentials_per_scenario: num("pool"),
+    path: BENCH_PATH,
+  };
+  const plan = planTokens({ pool: settings.credentials_per_scenario });
+  const seeded = plan.validUser.length + plan.validService.length + plan.revoked.length;
+  const filler = Math.max(0, settings.tokens_in_table - seeded);
+
+  const upstream = await startUpstream();
+  const credentialsDir = mkdtempSync(path.join(tmpdir(), "portcullis-wrk-"));
+  let workers = {};
+  try {
+    log(`Upstream on ${upstream.url}; starting Workers…`);
+    workers = await startWorkers({ names: Object.keys(WORKERS), bundles, upstreamUrl: upstream.url, plan, filler, fillerOrgs: Math.max(1, Math.ceil(filler / 100)), log });
+    const scenarios = scenarioCredentials(plan);
+    const matrix = {
+      bare: ["valid"],
+      reference: ["valid"],
+      proxy: ["valid", "malformed", "unknown", "revoked"],
+      "proxy-cached": ["valid", "malformed", "unknown", "revoked"],
+      "signing-floor": ["valid"],
+    };
+    let combos = [{ id: "ceiling/valid", url: upstream.url, pid: upstream.pid, scenario: "valid" }];
+    for (const [worker, list] of Object.entries(matrix)) for (const scenario of list) combos.push({ id: `${worker}/${scenario}`, worker, scenario, url: workers[worker].url, pid: workers[worker].pid });
+    if (opts.only) {
+      const only = new Set(opts.only.split(","));
+      combos = combos.filter((c) => only.has(c.id));
+    }
+    log(`Measuring: ${settings.rounds} rounds × ${combos.length} runs × ${settings.duration_s} s, wrk -t${settings.threads} -c${settings.connections} (${wrk})`);
+    const runs = await measureRounds({ combos, scenarios, credentialsDir, rounds: settings.rounds, seconds: settings.duration_s, warmupSeconds: settings.warmup_s, connections: settings.connections, threads: settings.threads, log });
+
+    const summary = {};
+    for (const combo of combos) if (combo.worker) (summary[combo.worker] ??= {})[combo.scenario] = summarize(runs[combo.id]);
+    const ceiling = runs["ceiling/valid"] ? summarize(runs["ceiling/valid"]) : null;
+    const ratio = (a, b) => (runs[a] && runs[b] ? pairedRatio(runs[a], runs[b]) : null);
+    const ratios = {
+      proxy_vs_bare: ratio("proxy/valid", "bare/valid"),
+      proxy_vs_reference: ratio("proxy/valid", "reference/valid"),
+      cached_vs_bare: ratio("proxy-cached/valid", "bare/valid"),
+      reject_vs_proxy: ratio("proxy/malformed", "proxy/valid"),
+      bare_vs_generator_ceiling: ratio("bare/valid", "ceiling/valid"),
+      signing_floor_vs_bare: ratio("signing-floor/valid", "bare/valid"),
+      proxy_cached_vs_signing_floor: ratio("proxy-cached/valid", "signing-floor/valid"),
+    };
+    // A full run must measure every target; a development run with --only judges what it measured.
+    const missed = Object.entries(TARGETS)
+      .filter(([k, min]) => (ratios[k] === null ? !opts.only : ratios[k] < min))
+      .map(([k, min]) => `${k} ${ratios[k]} < ${min}`);
+    const unexpected = Object.values(runs).flat().reduce((n, r) => n + r.unexpected, 0);
+
+    const result = {
+      generated_at: new Date().toISOString(),
+      runtime: {
+        node: process.version,
+        miniflare: versionOf("wrangler/node_modules/miniflare") ?? versionOf("miniflare"),
+        workerd: versionOf("wrangler/node_modules/workerd") ?? versionOf("workerd"),
+        wrangler: versionOf("wrangler"),
+        ...compatibility(ROOT),
+        load_generator: wrk,
+        cpus: cpus().length,
+        cpu_model: cpus()[0]?.model ?? null,
+      },
+      settings,
+      generator_ceiling: ceiling,
+      scenarios: summary,
+      ratios,
+      targets: TARGETS,
+      targets_met: missed.length === 0,
+      unexpected_responses: unexpected,
+      bundle,
+      raw_runs: runs,
+    };
+    mkdirSync(path.dirname(opts.out), { recursive: true });
+    writeFileSync(opts.out, JSON.stringify(result, null, 2) + "\n");
+    writeFileSync(opts.out.replace(/\.json$/, "") + ".md", markdownReport(result) + "\n");
+
+    log("");
+    printTable(summary, ceiling);
+    log("");
+    for (const [k, v] of Object.entries(ratios)) log(`${k.padEnd(26)} ${v === null ? "-" : v.toFixed(3)}${k in TARGETS ? `  (target ≥ ${TARGETS[k]}${v === null ? ", not measured" : v >= TARGETS[k] ? ", met" : ", MISSED"})` : ""}`);
+    log(`\nWrote ${path.relative(ROOT, opts.out)}`);
+    if (unexpected > 0) log(`FAIL: ${unexpected} responses had an unexpected status or a socket error.`);
+    if (missed.length > 0) log(`FAIL: targets missed: ${missed.join("; ")}`);
+    return unexpected > 0 || missed.length > 0 ? 1 : 0;
+  } finally {
+    for (const w of Object.values(workers)) await w.dispose().catch(() => {});
+    upstream.stop();
+    removeTemporary(credentialsDir, ...bundleDirs);
+  }
+}
+
+process.exitCode = await main();

@@ -1,0 +1,215 @@
+/**
+ * The per-request D1 budget (SPEC §5, issue 5): a proxied request costs exactly one indexed D1
+ * read and never waits for a write; last use is written at most once per token per 60 s; a
+ * malformed token costs no D1 at all. Counted on the D1 binding itself, not timed.
+ */
+import { env } from "cloudflare:workers";
+import { beforeEach, describe, expect, it } from "vitest";
+import { clearAuthCache } from "../../src/auth/cache";
+import { clearLastUseMarks } from "../../src/auth/last-use";
+import { RESOLVE_TOKEN_SQL } from "../../src/db/auth";
+import { seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
+import { bearer, call, countingDb, marker, upstreamRequests } from "../helpers/worker";
+
+/** A never-limiting failure limiter, so deliberate rejects in this file are answered 401, not 429. */
+const openLimiter: RateLimit = { limit: async () => ({ success: true }) };
+
+interface Recorded {
+  sql: string;
+  method: "first" | "all" | "run" | "raw" | "batch";
+  settled: boolean;
+}
+
+/** A statement (or batch) that changes data; a batch counts as one write call. */
+const isWrite = (sql: string) => sql.split(";\n").some((part) => /^\s*(insert|update|delete|replace)\b/i.test(part));
+
+/**
+ * A D1 binding that records every statement it executes and whether the execution has settled.
+ * With `holdWrites`, writes never complete, so a response that arrives proves it did not wait.
+ */
+function recordingDb(options: { holdWrites?: boolean } = {}) {
+  const executed: Recorded[] = [];
+  const track = <T>(entry: Recorded, run: () => Promise<T>): Promise<T> => {
+    executed.push(entry);
+    if (options.holdWrites && isWrite(entry.sql)) return new Promise<T>(() => {});
+    return run().finally(() => {
+      entry.settled = true;
+    });
+  };
+  // Wrapped statement → [SQL text, the real statement] (batch() needs the real ones).
+  const known = new WeakMap<object, [string, D1PreparedStatement]>();
+  const wrapStatement = (statement: D1PreparedStatement, sql: string): D1PreparedStatement => {
+    const wrapped = new Proxy(statement, {
+      get(target, prop) {
+        if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args), sql);
+        if (prop === "first" || prop === "all" || prop === "run" || prop === "raw") {
+          return (...args: unknown[]) =>
+            track({ sql, method: prop, settled: false }, () => (target[prop] as (...a: unknown[]) => Promise<unknown>)(...args));
+        }
+        const value = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    known.set(wrapped, [sql, statement]);
+    return wrapped;
+  };
+  const db = new Proxy(env.DB, {
+    get(target, prop) {
+      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), sql);
+      if (prop === "batch") {
+        return (statements: D1PreparedStatement[]) => {
+          const parts = statements.map((s): [string, D1PreparedStatement] => known.get(s) ?? ["?", s]);
+          const sql = parts.map(([text]) => text).join(";\n");
+          return track({ sql, method: "batch", settled: false }, () => target.batch(parts.map(([, real]) => real)));
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return {
+    db,
+    executed,
+    reads: () => executed.filter((e) => !isWrite(e.sql)),
+    writes: () => executed.filter((e) => isWrite(e.sql)),
+  };
+}
+
+async function seedIntegration() {
+  const org = await seedOrg();
+  const setId = await seedPermissionSet(org.orgId, ["inspections.view"], "Sync");
+  const token = await seedServiceToken(org.orgId, { permissionSetIds: [setId] });
+  return { org, token };
+}
+
+async function lastUsedAt(tokenId: string): Promise<number | null> {
+  const row = await env.DB.prepare("SELECT last_used_at FROM api_tokens WHERE id = ?1").bind(tokenId).first<{ last_used_at: number | null }>();
+  return row!.last_used_at;
+}
+
+/** A client address of its own per test, so no failure budget is shared between tests. */
+const client = () => ({ "cf-connecting-ip": `198.51.100.${Math.floor(Math.random() * 250) + 1}` });
+
+beforeEach(() => {
+  clearAuthCache();
+  clearLastUseMarks();
+});
+
+describe("per-request D1 budget", () => {
+  it("a valid token costs exactly one D1 read, and the response never waits for the last-use write", async () => {
+    const { token } = await seedIntegration();
+    const recording = recordingDb({ holdWrites: true });
+    const m = marker();
+    // The write is held forever: if the response waited for it, this call would never return.
+    const res = await call(`/inspections/${m}`, { headers: bearer(token.secret, client()), env: { DB: recording.db }, settle: false });
+    expect(res.status).toBe(200);
+    expect(await upstreamRequests(m)).toHaveLength(1);
+    expect(recording.reads()).toEqual([{ sql: RESOLVE_TOKEN_SQL, method: "first", settled: true }]);
+    // The last-use write was issued (first use) but is still pending: it is off the response path.
+    expect(recording.writes()).toHaveLength(1);
+    expect(recording.writes()[0]!.settled).toBe(false);
+  });
+
+  it("a user token also costs one read: membership, permissions, groups and sites come in the same row", async () => {
+    const org = await seedOrg();
+    const setId = await seedPermissionSet(org.orgId, ["inspections.view"], "Inspectors");
+    const user = await seedUser(org.orgId, { permissionSetIds: [setId], groupNames: ["North"], siteNames: ["Depot 7"] });
+    const token = await seedUserToken(org.orgId, user.id);
+    const recording = recordingDb({ holdWrites: true });
+    const m = marker();
+    const res = await call(`/inspections/${m}`, { headers: bearer(token.secret, client()), env: { DB: recording.db }, settle: false });
+    expect(res.status).toBe(200);
+    const [seen] = await upstreamRequests(m);
+    expect(seen!.headers["x-portcullis-groups"]).toBe(user.groupIds.join(","));
+    expect(seen!.headers["x-portcullis-sites"]).toBe(user.siteIds.join(","));
+    expect(recording.reads()).toEqual([{ sql: RESOLVE_TOKEN_SQL, method: "first", settled: true }]);
+    expect(recording.writes().every((w) => !w.settled)).toBe(true);
+  });
+
+  it("N requests within 60 s make N reads and exactly one last-use write", async () => {
+    const { token } = await seedIntegration();
+    const recording = recordingDb();
+    const before = Date.now();
+    for (let i = 0; i < 20; i++) {
+      const res = await call(`/inspections/${marker()}`, { headers: bearer(token.secret, client()), env: { DB: recording.db } });
+      expect(res.status).toBe(200);
+    }
+    expect(recording.reads()).toHaveLength(20);
+    expect(recording.writes()).toHaveLength(1);
+    expect(await lastUsedAt(token.id)).toBeGreaterThanOrEqual(before);
+  });
+
+  it("a token whose last use is over 60 s old is written once more, then not again within the minute", async () => {
+    const { token } = await seedIntegration();
+    const old = Date.now() - 61_000;
+    await env.DB.prepare("UPDATE api_tokens SET last_used_at = ?1, last_active_at = ?1 WHERE id = ?2").bind(old, token.id).run();
+    const recording = recordingDb();
+    for (let i = 0; i < 10; i++) {
+      expect((await call(`/inspections/${marker()}`, { headers: bearer(token.secret, client()), env: { DB: recording.db } })).status).toBe(200);
+    }
+    // One coalesced UPDATE (no first-use event: the token was used before).
+    expect(recording.writes().map((w) => w.method)).toEqual(["run"]);
+    expect(await lastUsedAt(token.id)).toBeGreaterThan(old);
+  });
+
+  it("a malformed token costs no D1 call at all", async () => {
+    const { token } = await seedIntegration();
+    const wrongChecksum = token.secret.slice(0, -1) + (token.secret.endsWith("A") ? "B" : "A");
+    const credentials = [wrongChecksum, token.secret.slice(0, -1), "pcx_" + token.secret.slice(4), "not-a-token", token.secret + "0"];
+    const { db, counts } = countingDb();
+    for (const credential of credentials) {
+      const res = await call(`/inspections/${marker()}`, {
+        headers: bearer(credential, client()),
+        env: { DB: db, AUTH_FAILURE_LIMITER: openLimiter },
+      });
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toContain('error="invalid_token"');
+    }
+    expect(counts).toEqual({ prepare: 0, batch: 0, exec: 0 });
+  });
+
+  it("unknown and revoked tokens cost one read and no write", async () => {
+    const { token } = await seedIntegration();
+    await env.DB.prepare("UPDATE api_tokens SET status = 'revoked', revoked_at = ?1 WHERE id = ?2").bind(Date.now(), token.id).run();
+    const { token: unknownSource } = await seedIntegration();
+    await env.DB.prepare("DELETE FROM api_tokens WHERE id = ?1").bind(unknownSource.id).run();
+    for (const secret of [token.secret, unknownSource.secret]) {
+      const recording = recordingDb();
+      const res = await call(`/inspections/${marker()}`, {
+        headers: bearer(secret, client()),
+        env: { DB: recording.db, AUTH_FAILURE_LIMITER: openLimiter },
+      });
+      expect(res.status).toBe(401);
+      expect(recording.reads()).toHaveLength(1);
+      expect(recording.writes()).toHaveLength(0);
+    }
+  });
+});
+
+describe("the resolve query is one indexed lookup", () => {
+  async function plan(sql: string, ...params: unknown[]): Promise<string[]> {
+    const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+      .bind(...params)
+      .all<{ detail: string }>();
+    return results.map((r) => r.detail);
+  }
+
+  it("finds the token through api_tokens_digest_uq and scans no table", async () => {
+    const details = await plan(RESOLVE_TOKEN_SQL, "0".repeat(64));
+    expect(details.some((d) => /^SEARCH t USING INDEX api_tokens_digest_uq \(digest=\?\)/.test(d))).toBe(true);
+    expect(details.filter((d) => /\bSCAN\b/.test(d) && !/VIRTUAL TABLE/.test(d))).toEqual([]);
+    expect(details.some((d) => /SCAN (t|api_tokens)\b/.test(d))).toBe(false);
+  });
+
+  it("the last-use write finds its row by primary key", async () => {
+    const { token } = await seedIntegration();
+    const recording = recordingDb();
+    await call(`/inspections/${marker()}`, { headers: bearer(token.secret, client()), env: { DB: recording.db } });
+    const writes = recording.writes();
+    expect(writes).toHaveLength(1);
+    const touch = writes[0]!.sql.split(";\n").find((s) => /^\s*UPDATE api_tokens/i.test(s))!;
+    const details = await plan(touch, Date.now(), token.id);
+    expect(details.some((d) => /SEARCH api_tokens USING INDEX sqlite_autoindex_api_tokens_1 \(id=\?\)/.test(d))).toBe(true);
+    expect(details.filter((d) => /\bSCAN\b/.test(d))).toEqual([]);
+  });
+});
