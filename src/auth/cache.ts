@@ -49,6 +49,8 @@ export async function cachedLookup(
   ttlMs: number,
   load: (digest: string) => Promise<ResolvedToken | null>,
   now: number = Date.now(),
+  /** How long a request waits for another request's read before doing its own. */
+  waitMs = 1_000,
 ): Promise<ResolvedToken | null> {
   if (ttlMs <= 0) return load(digest);
   const hit = entries.get(digest);
@@ -57,7 +59,7 @@ export async function cachedLookup(
     entries.delete(digest);
   }
   const pending = inflight.get(digest);
-  if (pending !== undefined) return pending;
+  if (pending !== undefined) return joinFlight(pending, () => load(digest), waitMs);
   const startedIn = generation;
   const promise = load(digest)
     .then((value) => {
@@ -71,8 +73,37 @@ export async function cachedLookup(
     .finally(() => {
       if (inflight.get(digest) === promise) inflight.delete(digest);
     });
+  // The owner awaits `promise` itself; this keeps a rejection nobody else awaits from being
+  // reported as unhandled when the owning request was cancelled.
+  promise.catch(() => {});
   inflight.set(digest, promise);
   return promise;
+}
+
+/**
+ * Wait for another request's read, but never depend on it: Workers bind I/O to the request
+ * that started it, so if that request is cancelled (its client went away), the shared read
+ * fails with "Cannot perform I/O on behalf of a different request" or never settles. Then
+ * this request does its own read (found under load by `npm run bench`: 500s at disconnects).
+ */
+async function joinFlight(
+  pending: Promise<ResolvedToken | null>,
+  ownRead: () => Promise<ResolvedToken | null>,
+  waitMs: number,
+): Promise<ResolvedToken | null> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const gaveUp = new Promise<"gave_up">((resolve) => {
+    timer = setTimeout(() => resolve("gave_up"), waitMs);
+  });
+  try {
+    const shared = await Promise.race([pending, gaveUp]);
+    if (shared !== "gave_up") return shared;
+  } catch {
+    // fall through to our own read
+  } finally {
+    if (timer !== null) clearTimeout(timer);
+  }
+  return ownRead();
 }
 
 /** Forget everything cached about these tokens or subjects (called by management writes). */

@@ -171,7 +171,7 @@ describe("auth cache rules", () => {
     expect(cachedEntryCount()).toBe(0);
   });
 
-  it("a failed read is shared by its waiters and never cached", async () => {
+  it("a failed shared read is never cached, and a waiter tries its own read instead of inheriting the failure", async () => {
     let calls = 0;
     const failing = async () => {
       calls++;
@@ -179,10 +179,29 @@ describe("auth cache rules", () => {
     };
     const results = await Promise.allSettled([cachedLookup("df", 5000, failing, t0), cachedLookup("df", 5000, failing, t0)]);
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
-    expect(calls).toBe(1);
+    expect(calls).toBe(2);
     const { calls: later, load } = loader(resolved());
     await cachedLookup("df", 5000, load, t0);
     expect(later).toHaveLength(1);
+  });
+
+  it("a waiter whose shared read belongs to a cancelled request does its own read", async () => {
+    // What workerd does when the request that started the read is cancelled by its client.
+    const crossRequest = () => Promise.reject(new Error("Cannot perform I/O on behalf of a different request."));
+    const owner = cachedLookup("dx", 5000, crossRequest, t0);
+    const { calls, load } = loader(resolved());
+    const waiter = cachedLookup("dx", 5000, load, t0);
+    await expect(owner).rejects.toThrow(/different request/);
+    expect(await waiter).not.toBeNull();
+    expect(calls).toHaveLength(1);
+  });
+
+  it("a waiter does not hang on a shared read that never settles", async () => {
+    const never = () => new Promise<ResolvedToken | null>(() => {});
+    void cachedLookup("dh", 5000, never, t0);
+    const { calls, load } = loader(resolved());
+    expect(await cachedLookup("dh", 5000, load, t0, 20)).not.toBeNull();
+    expect(calls).toHaveLength(1);
   });
 
   it("a read that began before an invalidation is returned to its waiters but not stored", async () => {
