@@ -198,6 +198,8 @@ export const apiTokens = sqliteTable(
     // Limits (10 active per user per org, 20 active service tokens per org) and lists.
     index("api_tokens_user_idx").on(t.userId, t.status, t.expiresAt),
     index("api_tokens_org_kind_idx").on(t.orgId, t.kind, t.status, t.expiresAt),
+    // Cursor pages of an org's service tokens in id order, without sorting the whole org.
+    index("api_tokens_org_kind_id_idx").on(t.orgId, t.kind, t.id),
     index("api_tokens_service_user_idx").on(t.serviceUserId),
     // Expiry sweep: active tokens ordered by deadline (SPEC §6).
     index("api_tokens_expiry_idx").on(t.status, t.expiresAt),

@@ -1,0 +1,1 @@
+CREATE INDEX `api_tokens_org_kind_id_idx` ON `api_tokens` (`org_id`,`kind`,`id`);
