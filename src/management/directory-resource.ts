@@ -23,14 +23,15 @@ import { ApiError } from "../errors";
 import { PERMISSION_PATTERN } from "../permissions";
 import {
   actorOf,
-  shownId,
   BEARER_SECURITY,
   decodeCursor,
   errorResponses,
   IdParam,
+  json,
   NameSchema,
   page,
   PaginationQuery,
+  shownId,
   type ManagementApp,
 } from "./common";
 
@@ -212,7 +213,7 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
   const CreateBody = z.object({ name: Name }).strict().openapi(`Create${spec.schemaName}`);
   const UpdateBody = z.object({ name: Name.optional() }).strict().openapi(`Update${spec.schemaName}`);
   const tags = [spec.tag];
-  const item = { "application/json": { schema: Item } };
+  const item = json(Item);
   const byId = `${spec.path}/{id}`;
 
   const list = createRoute({
@@ -222,7 +223,7 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
     summary: `List ${spec.noun}s`,
     security: BEARER_SECURITY,
     request: { query: PaginationQuery },
-    responses: { 200: { description: `A page of ${spec.noun}s`, content: { "application/json": { schema: List } } }, ...errorResponses(400) },
+    responses: { 200: { description: `A page of ${spec.noun}s`, content: json(List) }, ...errorResponses(400) },
   });
   const create = createRoute({
     method: "post",
@@ -230,7 +231,7 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
     tags,
     summary: `Create a ${spec.noun}`,
     security: BEARER_SECURITY,
-    request: { body: { required: true, content: { "application/json": { schema: CreateBody } } } },
+    request: { body: { required: true, content: json(CreateBody) } },
     responses: { 201: { description: `The new ${spec.noun}`, content: item }, ...errorResponses(400, 413, 415) },
   });
   const get = createRoute({
@@ -248,7 +249,7 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
     tags,
     summary: `Rename a ${spec.noun}`,
     security: BEARER_SECURITY,
-    request: { params: IdParam, body: { required: true, content: { "application/json": { schema: UpdateBody } } } },
+    request: { params: IdParam, body: { required: true, content: json(UpdateBody) } },
     responses: { 200: { description: `The ${spec.noun} after the change`, content: item }, ...errorResponses(400, 404, 413, 415) },
   });
   const remove = createRoute({

@@ -8,7 +8,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { listActivity } from "../../db/activity-log";
 import { orm } from "../../db/client";
 import type { ActivityEventRow } from "../../db/schema";
-import { BEARER_SECURITY, decodeCursor, errorResponses, iso, page, PaginationQuery, type ManagementApp } from "../common";
+import { BEARER_SECURITY, decodeCursor, errorResponses, iso, json, page, PaginationQuery, type ManagementApp } from "../common";
 import { read, requirePermissionOn } from "../directory-resource";
 
 const ActorType = z.enum(["user", "service_user", "system", "operator"]);
@@ -54,7 +54,7 @@ const route = createRoute({
     "Token events (created, first used, edited, revoked, regenerated, deleted, expired) and directory changes, newest first.",
   security: BEARER_SECURITY,
   request: { query: ActivityQuery },
-  responses: { 200: { description: "A page of events", content: { "application/json": { schema: ActivityListSchema } } }, ...errorResponses(400) },
+  responses: { 200: { description: "A page of events", content: json(ActivityListSchema) }, ...errorResponses(400) },
 });
 
 function serializeEvent(row: ActivityEventRow) {

@@ -16,7 +16,7 @@ import type { AppEnv } from "../../env";
 import { ApiError } from "../../errors";
 import { tokenDigest } from "../../token/digest";
 import { parseToken } from "../../token/format";
-import { errorResponses, type ManagementApp } from "../common";
+import { errorResponses, json, type ManagementApp } from "../common";
 
 /** The limiter's period (wrangler.toml `[[ratelimits]] LEAK_REPORT_LIMITER`). */
 const LIMIT_PERIOD_SECONDS = 60;
@@ -44,9 +44,9 @@ const route = createRoute({
     "Public: no credential needed. Every valid token in the list is revoked immediately and an activity event " +
     "`token.revoked_leaked` is recorded in its organization. The answer is always 202 and never says which strings " +
     `were tokens. At most ${MAX_CREDENTIALS} entries and 64 KiB; rate-limited per client IP (429 with Retry-After).`,
-  request: { body: { required: true, content: { "application/json": { schema: RevokeBody } } } },
+  request: { body: { required: true, content: json(RevokeBody) } },
   responses: {
-    202: { description: "Accepted; valid tokens among them are revoked", content: { "application/json": { schema: Accepted } } },
+    202: { description: "Accepted; valid tokens among them are revoked", content: json(Accepted) },
     ...errorResponses(400, 413, 415, 429),
   },
 });

@@ -15,7 +15,7 @@ import { requirePermissions } from "../../auth/middleware";
 import { guard, orm } from "../../db/client";
 import { apiTokens } from "../../db/schema";
 import type { AppEnv } from "../../env";
-import { BEARER_SECURITY, errorResponses, type ManagementApp } from "../common";
+import { BEARER_SECURITY, errorResponses, json, type ManagementApp } from "../common";
 
 const MANAGE = "integrations.manage";
 
@@ -53,7 +53,7 @@ const route = createRoute({
   security: BEARER_SECURITY,
   request: { body: { required: true, content: { "application/x-www-form-urlencoded": { schema: IntrospectionRequest } } } },
   responses: {
-    200: { description: "The token's state", content: { "application/json": { schema: IntrospectionResponse } } },
+    200: { description: "The token's state", content: json(IntrospectionResponse) },
     ...errorResponses(400, 413, 415),
   },
 });

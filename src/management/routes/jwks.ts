@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { jwks } from "../../proxy/assertion";
-import type { ManagementApp } from "../common";
+import { json, type ManagementApp } from "../common";
 
 const JwksSchema = z
   .object({ keys: z.array(z.record(z.string(), z.unknown())) })
@@ -11,7 +11,7 @@ const route = createRoute({
   path: "/.well-known/jwks.json",
   summary: "Assertion signing keys",
   description: "Public keys for verifying the X-Portcullis-Assertion JWT attached to proxied requests. Public.",
-  responses: { 200: { description: "JWK Set", content: { "application/json": { schema: JwksSchema } } } },
+  responses: { 200: { description: "JWK Set", content: json(JwksSchema) } },
 });
 
 export function registerJwks(app: ManagementApp) {

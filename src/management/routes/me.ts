@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { BEARER_SECURITY, errorResponses, type ManagementApp } from "../common";
+import { BEARER_SECURITY, errorResponses, json, type ManagementApp } from "../common";
 
 export const MeSchema = z
   .object({
@@ -23,7 +23,7 @@ const route = createRoute({
   summary: "The caller",
   description: "Who the credential belongs to, in which org, with the permissions, groups and sites it carries now.",
   security: BEARER_SECURITY,
-  responses: { 200: { description: "The caller", content: { "application/json": { schema: MeSchema } } }, ...errorResponses() },
+  responses: { 200: { description: "The caller", content: json(MeSchema) }, ...errorResponses() },
 });
 
 export function registerMe(app: ManagementApp) {

@@ -7,7 +7,7 @@ import { bootstrapOrganization } from "../../db/bootstrap";
 import { guard, orm } from "../../db/client";
 import { readBearer } from "../../auth/bearer";
 import { missingCredential, invalidToken } from "../../auth/challenge";
-import { errorResponses, iso, NameSchema, type ManagementApp } from "../common";
+import { errorResponses, iso, json, NameSchema, type ManagementApp } from "../common";
 
 const CreateOrgBody = z
   .object({
@@ -39,8 +39,8 @@ const route = createRoute({
   summary: "Bootstrap an organization",
   description: "Operator only (`Authorization: Bearer <ADMIN_SECRET>`). Creates the org, its Administrator permission set and the first admin.",
   security: [{ operator: [] }],
-  request: { body: { required: true, content: { "application/json": { schema: CreateOrgBody } } } },
-  responses: { 201: { description: "Created", content: { "application/json": { schema: CreatedOrg } } }, ...errorResponses(400, 413, 415) },
+  request: { body: { required: true, content: json(CreateOrgBody) } },
+  responses: { 201: { description: "Created", content: json(CreatedOrg) }, ...errorResponses(400, 413, 415) },
 });
 
 async function constantTimeEqual(a: string, b: string): Promise<boolean> {

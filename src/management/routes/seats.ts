@@ -6,7 +6,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { orm } from "../../db/client";
 import { countSeats } from "../../db/directory";
-import { BEARER_SECURITY, errorResponses, type ManagementApp } from "../common";
+import { BEARER_SECURITY, errorResponses, json, type ManagementApp } from "../common";
 import { read, requirePermissionOn } from "../directory-resource";
 
 const SeatsSchema = z
@@ -21,7 +21,7 @@ const route = createRoute({
   security: BEARER_SECURITY,
   // No parameters; an unknown one is a 400 like everywhere else.
   request: { query: z.object({}).strict() },
-  responses: { 200: { description: "The seat count", content: { "application/json": { schema: SeatsSchema } } }, ...errorResponses(400) },
+  responses: { 200: { description: "The seat count", content: json(SeatsSchema) }, ...errorResponses(400) },
 });
 
 export function registerSeats(app: ManagementApp): void {
