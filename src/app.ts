@@ -2,7 +2,8 @@
  * Builds the Hono app: the management API is mounted under its prefix as a separate app, so a
  * path under the prefix that no management route matches is a 404 there and can never fall
  * through to the proxy; every other path is the proxy. One onError per app turns every failure
- * into the JSON error shape.
+ * into the JSON error shape. The Worker (src/index.ts) sends proxied paths to the proxy directly
+ * and only management paths through this app; the proxy route here serves `app.request()` users.
  */
 import { Hono } from "hono";
 import { withConfig } from "./config";
@@ -19,7 +20,7 @@ export function createApp(prefix: string) {
   const app = new Hono<AppEnv>();
   app.mount(prefix, management.fetch);
   app.use("*", withConfig());
-  app.all("*", handleProxy);
+  app.all("*", (c) => handleProxy(c.req.raw, c.env, c.executionCtx, c.get("config")));
   app.onError((err) => toErrorResponse(err));
   return app;
 }

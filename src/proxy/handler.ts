@@ -1,28 +1,38 @@
 /**
  * The reverse proxy (SPEC §3): authenticate, apply the route policy, attach identity, forward.
  * Every rejection is decided before the upstream is contacted; every D1 failure is a 503.
+ *
+ * This is the per-request path, so it is a plain function of (request, env, ctx, config) with
+ * no router or framework context in between; every failure becomes the JSON error shape here.
  */
-import type { Context } from "hono";
 import { verifyApiToken } from "../auth/api-token";
 import { readBearer } from "../auth/bearer";
 import { insufficientScope, invalidToken, missingCredential, multipleCredentials } from "../auth/challenge";
 import { scheduleLastUse } from "../auth/last-use";
 import { blockedResponse, clientIp, noteAuthFailure } from "../auth/rate-limit";
-import type { AppEnv } from "../env";
-import { ApiError } from "../errors";
+import type { Config } from "../config";
+import type { Env } from "../env";
+import { ApiError, toErrorResponse } from "../errors";
 import { signAssertion } from "./assertion";
 import { forward, upstreamTarget } from "./forward";
 import { attachIdentity, methodOverrides, upstreamRequestHeaders } from "./headers";
 import { decide, missingPermissions } from "./policy";
 
-export async function handleProxy(c: Context<AppEnv>): Promise<Response> {
-  const config = c.get("config");
-  const request = c.req.raw;
+export async function handleProxy(request: Request, env: Env, ctx: Pick<ExecutionContext, "waitUntil">, config: Config): Promise<Response> {
+  try {
+    return await proxy(request, env, ctx, config);
+  } catch (err) {
+    return toErrorResponse(err);
+  }
+}
+
+async function proxy(request: Request, env: Env, ctx: Pick<ExecutionContext, "waitUntil">, config: Config): Promise<Response> {
   const url = new URL(request.url);
   if (!config.upstreamUrl || !config.assertionPrivateKey || !config.assertionAudience) {
     throw new ApiError("internal_error", "Portcullis is not configured: UPSTREAM_URL and ASSERTION_PRIVATE_KEY are required.");
   }
-  const decision = decide(config.policy, [request.method, ...methodOverrides(request.headers, url)], url.pathname);
+  const overrides = methodOverrides(request.headers, url);
+  const decision = decide(config.policy, overrides.length === 0 ? request.method : [request.method, ...overrides], url.pathname);
   if (decision === null) throw new ApiError("invalid_request", "The request path is not valid percent-encoding.");
   if (decision.kind === "public") {
     return forward(request, upstreamTarget(config.upstreamUrl, url), upstreamRequestHeaders(request.headers), config.upstreamTimeoutMs);
@@ -37,10 +47,10 @@ export async function handleProxy(c: Context<AppEnv>): Promise<Response> {
   const blocked = blockedResponse(ip);
   if (blocked) throw blocked;
   const check = bearer.ok
-    ? await verifyApiToken(c.env.DB, config, bearer.credential)
+    ? await verifyApiToken(env.DB, config, bearer.credential)
     : ({ ok: false, reason: "malformed", description: "credential is not a well-formed bearer token" } as const);
   if (!check.ok) {
-    throw (await noteAuthFailure(c.env.AUTH_FAILURE_LIMITER, ip)) ?? invalidToken(check.description);
+    throw (await noteAuthFailure(env.AUTH_FAILURE_LIMITER, ip)) ?? invalidToken(check.description);
   }
   const { subject, token } = check;
   if (decision.kind === "permissions") {
@@ -54,6 +64,6 @@ export async function handleProxy(c: Context<AppEnv>): Promise<Response> {
   // Built only for requests that will be forwarded, so a rejected credential costs no header copy.
   const headers = upstreamRequestHeaders(request.headers);
   attachIdentity(headers, subject, token.tokenId, assertion);
-  scheduleLastUse(c.executionCtx, c.env.DB, token, config.dbTimeoutMs);
+  scheduleLastUse(ctx, env.DB, token, config.dbTimeoutMs);
   return forward(request, upstreamTarget(config.upstreamUrl, url), headers, config.upstreamTimeoutMs);
 }
