@@ -164,7 +164,7 @@ async function main() {
     log("EXPLAIN QUERY PLAN, GET /service-tokens query:");
     for (const d of listPlan) log(`  ${d}`);
     const tableScans = (details) => details.filter((d) => /\bSCAN\b/.test(d) && !/VIRTUAL TABLE/.test(d));
-    const resolveIndexed = resolvePlan.some((d) => /SEARCH t USING INDEX api_tokens_digest_uq/.test(d)) && tableScans(resolvePlan).length === 0;
+    const resolveIndexed = resolvePlan.some((d) => /SEARCH (t|api_tokens) USING INDEX api_tokens_digest_uq/.test(d)) && tableScans(resolvePlan).length === 0;
 
     const scenarios = scenarioCredentials(plan);
     const combos = [

@@ -191,6 +191,21 @@ export const apiTokens = sqliteTable(
     revokedAt: integer("revoked_at"),
     expiredAt: integer("expired_at"),
     deletedAt: integer("deleted_at"),
+    /*
+     * The token's subject as the proxy needs it, copied onto the row so that authenticating a
+     * request is one single-table read by digest (SPEC §5). Written only by the triggers of
+     * migration 0004, never by application code: inside the writing statement's own
+     * transaction they recompute these columns whenever the member or service user, their
+     * permission sets, groups or sites, or a permission set's contents change.
+     */
+    /** users.name or service_users.name. */
+    subjectName: text("subject_name"),
+    /** users.status for user tokens; null for service users (they have no membership). */
+    subjectStatus: text("subject_status", { enum: ["active", "deactivated", "removed"] }),
+    /** JSON arrays: the distinct permissions of the subject's sets, its group ids, its site ids. */
+    subjectPermissions: text("subject_permissions"),
+    subjectGroups: text("subject_groups"),
+    subjectSites: text("subject_sites"),
   },
   (t) => [
     // The hot path: one indexed lookup per proxied request (SPEC §3.2, §5).

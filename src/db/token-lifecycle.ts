@@ -18,8 +18,11 @@ import { newId } from "./ids";
 import type { ApiTokenRow } from "./schema";
 import { changes } from "./tokens";
 
-/** A token row as management reads it: everything but the digest, which never leaves the db layer. */
-export type TokenRecord = Omit<ApiTokenRow, "digest">;
+/**
+ * A token row as management reads it: everything but the digest, which never leaves the db
+ * layer, and the trigger-kept copy of its subject, which only the proxy's read uses.
+ */
+export type TokenRecord = Omit<ApiTokenRow, "digest" | "subjectName" | "subjectStatus" | "subjectPermissions" | "subjectGroups" | "subjectSites">;
 
 export interface ServiceTokenRecord extends TokenRecord {
   serviceUserId: string;
