@@ -40,12 +40,18 @@ const TRANSIENT = /network connection lost|overloaded|reset|internal error|timed
 class Timeout extends Error {}
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Timeout(`D1 did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => {
-    if (timer !== null) clearTimeout(timer);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Timeout(`D1 did not answer within ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
 }
 

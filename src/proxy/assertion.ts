@@ -3,7 +3,7 @@
  * upstream can verify identity cryptographically instead of trusting headers on the wire.
  * Public keys are served at `<prefix>/.well-known/jwks.json`; `kid` is the RFC 7638 thumbprint.
  */
-import { SignJWT, calculateJwkThumbprint, importJWK, type CryptoKey as JoseKey, type JWK } from "jose";
+import { CompactSign, calculateJwkThumbprint, importJWK, type CryptoKey as JoseKey, type CompactJWSHeaderParameters, type JWK } from "jose";
 import type { Subject } from "../auth/subject";
 
 export const ASSERTION_LIFETIME_SECONDS = 60;
@@ -12,6 +12,7 @@ interface SigningKey {
   key: JoseKey | Uint8Array;
   kid: string;
   publicJwk: JWK;
+  header: CompactJWSHeaderParameters;
 }
 
 const keys = new Map<string, Promise<SigningKey>>();
@@ -28,7 +29,8 @@ export function signingKey(privateJwk: JsonWebKey): Promise<SigningKey> {
       const publicJwk = publicPart(privateJwk);
       const kid = await calculateJwkThumbprint(publicJwk, "sha256");
       const key = await importJWK({ ...(privateJwk as JWK), alg: "ES256" }, "ES256");
-      return { key, kid, publicJwk: { ...publicJwk, kid, alg: "ES256", use: "sig" } };
+      const header = Object.freeze({ alg: "ES256", typ: "JWT", kid });
+      return { key, kid, header, publicJwk: { ...publicJwk, kid, alg: "ES256", use: "sig" } };
     })();
     entry.catch(() => keys.delete(cacheKey));
     keys.set(cacheKey, entry);
@@ -42,10 +44,16 @@ export interface AssertionOptions {
   now?: number;
 }
 
+const encoder = new TextEncoder();
+
+/**
+ * The claims are serialized here and signed with jose's CompactSign: the same JWS that SignJWT
+ * would produce, without re-validating on every request claims this function itself builds.
+ */
 export async function signAssertion(privateJwk: JsonWebKey, subject: Subject, tokenId: string, options: AssertionOptions): Promise<string> {
-  const { key, kid } = await signingKey(privateJwk);
+  const { key, header } = await signingKey(privateJwk);
   const iat = Math.floor((options.now ?? Date.now()) / 1000);
-  return new SignJWT({
+  const claims = {
     subject_type: subject.type,
     name: subject.name,
     org: subject.orgId,
@@ -53,16 +61,15 @@ export async function signAssertion(privateJwk: JsonWebKey, subject: Subject, to
     permissions: subject.permissions,
     groups: subject.groups,
     sites: subject.sites,
-  })
-    .setProtectedHeader({ alg: "ES256", typ: "JWT", kid })
-    .setIssuer(options.issuer)
-    .setAudience(options.audience)
-    .setSubject(subject.id)
-    .setIssuedAt(iat)
-    .setNotBefore(iat)
-    .setExpirationTime(iat + ASSERTION_LIFETIME_SECONDS)
-    .setJti(crypto.randomUUID())
-    .sign(key);
+    iss: options.issuer,
+    aud: options.audience,
+    sub: subject.id,
+    iat,
+    nbf: iat,
+    exp: iat + ASSERTION_LIFETIME_SECONDS,
+    jti: crypto.randomUUID(),
+  };
+  return new CompactSign(encoder.encode(JSON.stringify(claims))).setProtectedHeader(header).sign(key);
 }
 
 export async function jwks(privateJwk: JsonWebKey | null): Promise<{ keys: JWK[] }> {

@@ -5,16 +5,29 @@
  * failure → 502. A client that goes away aborts the upstream request.
  */
 import { ApiError } from "../errors";
-import { withoutHopByHop } from "./headers";
+import { hopByHopNames, type HeaderList } from "./headers";
 
-export function upstreamTarget(upstream: URL, requestUrl: URL): URL {
-  const target = new URL(upstream.toString());
-  target.pathname = upstream.pathname.replace(/\/+$/, "") + requestUrl.pathname;
-  target.search = requestUrl.search;
-  return target;
+const bases = new WeakMap<URL, string>();
+
+/** UPSTREAM_URL without query, fragment or trailing slash: what request paths are appended to. */
+function upstreamBase(upstream: URL): string {
+  let base = bases.get(upstream);
+  if (base === undefined) {
+    const url = new URL(upstream.toString());
+    url.search = "";
+    url.hash = "";
+    base = url.toString().replace(/\/+$/, "");
+    bases.set(upstream, base);
+  }
+  return base;
 }
 
-export async function forward(request: Request, target: URL, headers: Headers, timeoutMs: number): Promise<Response> {
+/** The upstream URL for a request: the upstream's base path, then the request's path and query as sent. */
+export function upstreamTarget(upstream: URL, requestUrl: URL): string {
+  return upstreamBase(upstream) + requestUrl.pathname + requestUrl.search;
+}
+
+export async function forward(request: Request, target: string, headers: HeaderList, timeoutMs: number): Promise<Response> {
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -25,14 +38,14 @@ export async function forward(request: Request, target: URL, headers: Headers, t
   // The client may have gone while we were authenticating: then never start the upstream call.
   if (request.signal?.aborted) onClientAbort();
   else request.signal?.addEventListener("abort", onClientAbort);
-  const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
+  const hasBody = request.method !== "GET" && request.method !== "HEAD" && request.body !== null;
   // A length announcing a body we do not send would leave the upstream waiting for it.
-  if (!hasBody) headers.delete("content-length");
+  const sent = hasBody ? headers : headers.filter(([name]) => name !== "content-length");
   let response: Response;
   try {
-    response = await fetch(target.toString(), {
+    response = await fetch(target, {
       method: request.method,
-      headers,
+      headers: sent,
       body: hasBody ? request.body : null,
       redirect: "manual",
       signal: controller.signal,
@@ -50,9 +63,11 @@ export async function forward(request: Request, target: URL, headers: Headers, t
     clearTimeout(timer);
     request.signal?.removeEventListener("abort", onClientAbort);
   }
-  return new Response(response.body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: withoutHopByHop(response.headers),
-  });
+  // The upstream's own response (status, status text, headers, the streamed body), minus any
+  // hop-by-hop header: copied only when there is one to remove.
+  const hopByHop = hopByHopNames(response.headers);
+  if (hopByHop.length === 0) return response;
+  const relayed = new Response(response.body, response);
+  for (const name of hopByHop) relayed.headers.delete(name);
+  return relayed;
 }

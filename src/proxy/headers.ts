@@ -26,15 +26,15 @@ function droppedByConnection(headers: Headers): Set<string> {
   return named;
 }
 
-/** Remove hop-by-hop headers and those named in Connection (both directions). */
-export function withoutHopByHop(source: Headers): Headers {
-  const out = new Headers();
-  const named = droppedByConnection(source);
-  for (const [name, value] of source) {
-    if (HOP_BY_HOP.has(name) || named.has(name)) continue;
-    out.append(name, value);
-  }
-  return out;
+/**
+ * The hop-by-hop headers present in `source`, including any named in its Connection header.
+ * Asks for each name rather than iterating: iterating a Headers object copies all of it.
+ */
+export function hopByHopNames(source: Headers): string[] {
+  const present: string[] = [];
+  for (const name of HOP_BY_HOP) if (source.has(name)) present.push(name);
+  for (const name of droppedByConnection(source)) if (name && !HOP_BY_HOP.has(name) && source.has(name)) present.push(name);
+  return present;
 }
 
 /** Headers and query parameters that frameworks honour to change the method of a request. */
@@ -47,10 +47,13 @@ const METHOD_OVERRIDE_PARAM = "_method";
  * judge it as one too (they are forwarded unchanged, so the policy must see them).
  */
 export function methodOverrides(headers: Headers, url: URL): string[] {
-  const values = [
-    ...METHOD_OVERRIDE_HEADERS.flatMap((name) => headers.get(name)?.split(",") ?? []),
-    ...url.searchParams.getAll(METHOD_OVERRIDE_PARAM),
-  ];
+  const values: string[] = [];
+  for (const name of METHOD_OVERRIDE_HEADERS) {
+    const value = headers.get(name);
+    if (value !== null) values.push(...value.split(","));
+  }
+  // Parsing the query is skipped when there is none (the common case).
+  if (url.search.length > 1) values.push(...url.searchParams.getAll(METHOD_OVERRIDE_PARAM));
   return values.map((v) => v.trim().toUpperCase()).filter((v) => v.length > 0);
 }
 
@@ -60,17 +63,33 @@ export function methodOverrides(headers: Headers, url: URL): string[] {
  */
 const PATH_OVERRIDE_HEADERS = new Set(["x-original-url", "x-rewrite-url"]);
 
-/** Headers for the upstream request, before identity is attached. */
-export function upstreamRequestHeaders(incoming: Headers): Headers {
-  const out = withoutHopByHop(incoming);
-  for (const name of [...out.keys()]) {
-    if (name === "authorization" || name.startsWith(IDENTITY_HEADER_PREFIX) || PATH_OVERRIDE_HEADERS.has(name)) out.delete(name);
+/** Header name/value pairs, as fetch() takes them (no Headers object to build and fill). */
+export type HeaderList = [string, string][];
+
+/** Headers for the upstream request, before identity is attached (one pass over the client's). */
+export function upstreamRequestHeaders(incoming: Headers): HeaderList {
+  const out: HeaderList = [];
+  const named = droppedByConnection(incoming);
+  let originalHost: string | null = null;
+  let clientIp: string | null = null;
+  let forwardedFor = -1;
+  for (const [name, value] of incoming) {
+    if (name === "host") {
+      originalHost = value;
+      continue;
+    }
+    if (name === "cf-connecting-ip") clientIp = value;
+    if (HOP_BY_HOP.has(name) || named.has(name)) continue;
+    if (name === "authorization" || name.startsWith(IDENTITY_HEADER_PREFIX) || PATH_OVERRIDE_HEADERS.has(name)) continue;
+    if (name === "x-forwarded-for") forwardedFor = out.length;
+    out.push([name, value]);
   }
-  const originalHost = incoming.get("host");
-  out.delete("host");
-  if (originalHost) out.set("x-forwarded-host", originalHost);
-  const clientIp = incoming.get("cf-connecting-ip");
-  if (clientIp) out.set("x-forwarded-for", clientIp);
+  if (originalHost) out.push(["x-forwarded-host", originalHost]);
+  if (clientIp) {
+    // The edge's view of the client replaces whatever the client claimed.
+    if (forwardedFor >= 0) out.splice(forwardedFor, 1);
+    out.push(["x-forwarded-for", clientIp]);
+  }
   return out;
 }
 
@@ -83,14 +102,16 @@ export function headerSafe(value: string): string {
   return /^[\x20-\x24\x26-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }
 
-export function attachIdentity(headers: Headers, subject: Subject, tokenId: string, assertion: string): void {
-  headers.set("x-portcullis-subject-id", subject.id);
-  headers.set("x-portcullis-subject-type", subject.type);
-  headers.set("x-portcullis-subject-name", headerSafe(subject.name));
-  headers.set("x-portcullis-org-id", subject.orgId);
-  headers.set("x-portcullis-token-id", tokenId);
-  headers.set("x-portcullis-permissions", subject.permissions.join(","));
-  headers.set("x-portcullis-groups", subject.groups.join(","));
-  headers.set("x-portcullis-sites", subject.sites.join(","));
-  headers.set("x-portcullis-assertion", assertion);
+export function attachIdentity(headers: HeaderList, subject: Subject, tokenId: string, assertion: string): void {
+  headers.push(
+    ["x-portcullis-subject-id", subject.id],
+    ["x-portcullis-subject-type", subject.type],
+    ["x-portcullis-subject-name", headerSafe(subject.name)],
+    ["x-portcullis-org-id", subject.orgId],
+    ["x-portcullis-token-id", tokenId],
+    ["x-portcullis-permissions", subject.permissions.join(",")],
+    ["x-portcullis-groups", subject.groups.join(",")],
+    ["x-portcullis-sites", subject.sites.join(",")],
+    ["x-portcullis-assertion", assertion],
+  );
 }

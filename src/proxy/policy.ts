@@ -83,8 +83,10 @@ function compileRule(input: PolicyRuleInput, index: number): Result<CompiledRule
   const decision: PolicyDecision = isPublic
     ? { kind: "public" }
     : permissions.length > 0
-      ? { kind: "permissions", required: [...new Set(permissions)].sort() }
+      ? { kind: "permissions", required: Object.freeze([...new Set(permissions)].sort()) as string[] }
       : { kind: "authenticated" };
+  // Returned as is by decide(): shared by every request, so nobody may change it.
+  Object.freeze(decision);
   return { ok: true, value: { methods, segments, exactSegments, trailingWildcard, decision, source: input.match } };
 }
 
@@ -144,8 +146,19 @@ export interface RequestPath {
   exact: string[] | null;
 }
 
+/** No escape, `;`, backslash or control character, and no `//`: every reading is the same. */
+const SIMPLE_PATH = /^(?:\/[^/%;\\\x00-\x1f\x7f]+)*\/?$/;
+
 /** The readings of a request path, or null when it must be refused (400). */
 export function readRequestPath(pathname: string): RequestPath | null {
+  if (SIMPLE_PATH.test(pathname)) {
+    // The common case, and the same result as the general one below: decoding changes nothing,
+    // so the three candidates are one reading.
+    const segments = segmentsOf(pathname);
+    if (segments.some((seg) => seg === "." || seg === "..")) return null;
+    const raw = pathname === "/" ? [] : pathname.split("/").slice(1);
+    return { readings: [segments], exact: raw.every((seg) => seg.length > 0) ? raw : null };
+  }
   const decoded = decodeFully(pathname, false);
   const decodedKeepingSlashes = decodeFully(pathname, true);
   if (decoded === null || decodedKeepingSlashes === null || CONTROL.test(decoded)) return null;
@@ -201,6 +214,7 @@ function decideReading(policy: RoutePolicy, method: string, reading: string[], e
 export function decide(policy: RoutePolicy, method: string | readonly string[], pathname: string): PolicyDecision | null {
   const path = readRequestPath(pathname);
   if (path === null) return null;
+  if (typeof method === "string" && path.readings.length === 1) return decideReading(policy, method.toUpperCase(), path.readings[0]!, path.exact);
   const methods = [...new Set((typeof method === "string" ? [method] : method).map((m) => m.toUpperCase()))];
   const decisions = methods.flatMap((m) => path.readings.map((reading) => decideReading(policy, m, reading, path.exact)));
   if (decisions.every((d) => d.kind === "public")) return { kind: "public" };
