@@ -7,7 +7,8 @@
 //                 of correct-by-default revocation)
 //   proxy         Portcullis as shipped (the `wrangler deploy --dry-run` bundle), default config
 //   proxy-cached  the same bundle with AUTH_CACHE_TTL_MS=5000
-// plus, for reading the gap, signing-floor: bare + the per-request ES256 assertion alone.
+// plus, for reading the gap, two ceilings set by SPEC §3.4 itself: signing-floor (bare + the
+// per-request ES256 assertion and identity headers) and reference-signed (reference + the same).
 // Scenarios: valid token (200), malformed token, unknown well-formed token, revoked token (401).
 // wrk drives the load; rounds alternate the Workers and every figure is the median over rounds.
 // Writes bench/results/latest.json and latest.md (the same table in Markdown), prints the table.
@@ -131,6 +132,7 @@ async function main() {
       proxy: ["valid", "malformed", "unknown", "revoked"],
       "proxy-cached": ["valid", "malformed", "unknown", "revoked"],
       "signing-floor": ["valid"],
+      "reference-signed": ["valid"],
     };
     let combos = [{ id: "ceiling/valid", url: upstream.url, pid: upstream.pid, scenario: "valid" }];
     for (const [worker, list] of Object.entries(matrix)) for (const scenario of list) combos.push({ id: `${worker}/${scenario}`, worker, scenario, url: workers[worker].url, pid: workers[worker].pid });
@@ -153,6 +155,8 @@ async function main() {
       bare_vs_generator_ceiling: ratio("bare/valid", "ceiling/valid"),
       signing_floor_vs_bare: ratio("signing-floor/valid", "bare/valid"),
       proxy_cached_vs_signing_floor: ratio("proxy-cached/valid", "signing-floor/valid"),
+      reference_signed_vs_reference: ratio("reference-signed/valid", "reference/valid"),
+      proxy_vs_reference_signed: ratio("proxy/valid", "reference-signed/valid"),
     };
     // A full run must measure every target; a development run with --only judges what it measured.
     const missed = Object.entries(TARGETS)

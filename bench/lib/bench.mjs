@@ -29,13 +29,17 @@ export const WORKERS = {
   "proxy-cached": { script: "portcullis", d1: true, vars: { AUTH_CACHE_TTL_MS: "5000" } },
   // Informational: bare + the per-request ES256 assertion alone (see the file's comment).
   "signing-floor": { script: "signing-floor", d1: false },
+  // Informational: reference + the same assertion and identity headers (see the file's comment).
+  "reference-signed": { script: "reference-signed", d1: true },
 };
 
 /** The bundles the Workers need: Portcullis as deployed, and the signing floor (same bundler). */
 export async function buildBundles(names, log = () => {}) {
   const bundles = {};
   if (names.some((n) => WORKERS[n].script === "portcullis")) bundles.portcullis = await buildBundle(ROOT);
-  if (names.includes("signing-floor")) bundles["signing-floor"] = await buildBundle(ROOT, { entry: "bench/workers/signing-floor.ts" });
+  for (const name of ["signing-floor", "reference-signed"]) {
+    if (names.includes(name)) bundles[name] = await buildBundle(ROOT, { entry: `bench/workers/${name}.ts` });
+  }
   log(`  built ${Object.keys(bundles).join(", ") || "nothing"}`);
   return bundles;
 }
