@@ -19,12 +19,14 @@
 //          scenario)  --quick (2 s × 2 rounds, for development)  --bundle (bundle size only)
 //          --out FILE (bench/results/latest.json)  --only ID,… (development: run only these
 //          combos, e.g. proxy/valid,reference/valid; ratios that need a missing combo are null)
+//          --baseline DIR (development: also run Portcullis built from another checkout, e.g. a
+//          `git worktree` of an older commit, as proxy-baseline and proxy-baseline-cached)
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
-import { BENCH_PATH, ROOT, WORKERS, buildBundles, measureRounds, pairedRatio, removeTemporary, scenarioCredentials, startWorkers, summarize } from "./lib/bench.mjs";
+import { BENCH_PATH, ROOT, WORKERS, addBaseline, buildBundles, measureRounds, pairedRatio, removeTemporary, scenarioCredentials, startWorkers, summarize } from "./lib/bench.mjs";
 import { compatibility, startUpstream } from "./lib/runtime.mjs";
 import { planTokens } from "./lib/seed.mjs";
 import { markdownReport } from "./lib/report.mjs";
@@ -45,8 +47,10 @@ const { values: opts } = parseArgs({
     bundle: { type: "boolean", default: false },
     out: { type: "string", default: path.join(ROOT, "bench", "results", "latest.json") },
     only: { type: "string" },
+    baseline: { type: "string" },
   },
 });
+if (opts.baseline) addBaseline(opts.baseline);
 if (opts.quick) Object.assign(opts, { duration: "2", rounds: "2", warmup: "1" });
 const num = (name) => {
   const n = Number(opts[name]);
@@ -133,6 +137,7 @@ async function main() {
       "proxy-cached": ["valid", "malformed", "unknown", "revoked"],
       "signing-floor": ["valid"],
       "reference-signed": ["valid"],
+      ...(opts.baseline ? { "proxy-baseline": ["valid"], "proxy-baseline-cached": ["valid"] } : {}),
     };
     let combos = [{ id: "ceiling/valid", url: upstream.url, pid: upstream.pid, scenario: "valid" }];
     for (const [worker, list] of Object.entries(matrix)) for (const scenario of list) combos.push({ id: `${worker}/${scenario}`, worker, scenario, url: workers[worker].url, pid: workers[worker].pid });
@@ -157,6 +162,9 @@ async function main() {
       proxy_cached_vs_signing_floor: ratio("proxy-cached/valid", "signing-floor/valid"),
       reference_signed_vs_reference: ratio("reference-signed/valid", "reference/valid"),
       proxy_vs_reference_signed: ratio("proxy/valid", "reference-signed/valid"),
+      ...(opts.baseline
+        ? { proxy_vs_baseline: ratio("proxy/valid", "proxy-baseline/valid"), cached_vs_baseline_cached: ratio("proxy-cached/valid", "proxy-baseline-cached/valid") }
+        : {}),
     };
     // A full run must measure every target; a development run with --only judges what it measured.
     const missed = Object.entries(TARGETS)

@@ -33,10 +33,24 @@ export const WORKERS = {
   "reference-signed": { script: "reference-signed", d1: true },
 };
 
+let baselineRoot = null;
+
+/**
+ * Development A/B (`--baseline DIR`): Portcullis built from another checkout (an older commit,
+ * with its own node_modules), run beside the current one on the current schema as
+ * `proxy-baseline` and `proxy-baseline-cached`.
+ */
+export function addBaseline(dir) {
+  baselineRoot = path.resolve(dir);
+  WORKERS["proxy-baseline"] = { script: "portcullis-baseline", d1: true, vars: { AUTH_CACHE_TTL_MS: "0" } };
+  WORKERS["proxy-baseline-cached"] = { script: "portcullis-baseline", d1: true, vars: { AUTH_CACHE_TTL_MS: "5000" } };
+}
+
 /** The bundles the Workers need: Portcullis as deployed, and the signing floor (same bundler). */
 export async function buildBundles(names, log = () => {}) {
   const bundles = {};
   if (names.some((n) => WORKERS[n].script === "portcullis")) bundles.portcullis = await buildBundle(ROOT);
+  if (baselineRoot && names.some((n) => WORKERS[n].script === "portcullis-baseline")) bundles["portcullis-baseline"] = await buildBundle(baselineRoot);
   for (const name of ["signing-floor", "reference-signed"]) {
     if (names.includes(name)) bundles[name] = await buildBundle(ROOT, { entry: `bench/workers/${name}.ts` });
   }
