@@ -13,6 +13,7 @@ const ECHO_BODY_LIMIT = 64 * 1024;
  *   /__slow/<ms>/...              → waits <ms> before answering
  *   /__status/<code>/...          → answers with that status
  *   /__redirect/...               → 302 to another origin
+ *   /__hop/...                    → 200 naming headers in Connection, some not valid names
  *   /__bytes/<n>/...              → streams n bytes of body
  */
 export function createEchoServer() {
@@ -68,6 +69,17 @@ export function createEchoServer() {
       if (kind === "__redirect") {
         res.writeHead(302, { location: "http://elsewhere.invalid/landing" });
         res.end();
+        return;
+      }
+      if (kind === "__hop") {
+        res.writeHead(200, {
+          "content-type": "application/json",
+          connection: "keep-alive, X-Drop-Me, not a name, (x)",
+          "x-drop-me": "1",
+          "x-keep-me": "1",
+          "proxy-authenticate": "Basic",
+        });
+        res.end("{}");
         return;
       }
       if (kind === "__bytes") {

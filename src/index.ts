@@ -15,7 +15,7 @@ import type { Env } from "./env";
 import { toErrorResponse } from "./errors";
 import { handleProxy } from "./proxy/handler";
 
-export function isManagementPath(path: string, prefix: string): boolean {
+function isManagementPath(path: string, prefix: string): boolean {
   return path.startsWith(prefix) && (path.length === prefix.length || path.charCodeAt(prefix.length) === 47 /* "/" */);
 }
 

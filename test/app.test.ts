@@ -13,6 +13,17 @@ describe("routing between the management API and the proxy", () => {
     expect(await upstreamRequests(m)).toHaveLength(0);
   });
 
+  it("decides 'under the prefix' as the router does: an escaped spelling is management, a longer segment is proxied", async () => {
+    const escaped = await call(`/%5Fportcullis/v1/openapi.json`);
+    expect(escaped.status).toBe(200);
+    expect(((await escaped.json()) as { openapi: string }).openapi).toMatch(/^3\.1/);
+    const m = marker();
+    const longer = await call(`${PREFIX}x/${m}`);
+    expect(longer.status).toBe(401);
+    expect(longer.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    expect(await upstreamRequests(m)).toHaveLength(0);
+  });
+
   it("bootstraps an organization only with the operator secret", async () => {
     const body = JSON.stringify({ name: "Acme", admin: { name: "Ada", email: "ada@example.com" } });
     const headers = { "content-type": "application/json" };

@@ -26,6 +26,9 @@ function droppedByConnection(headers: Headers): Set<string> {
   return named;
 }
 
+/** An RFC 9110 field name (lower-cased). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+
 /**
  * The hop-by-hop headers present in `source`, including any named in its Connection header.
  * Asks for each name rather than iterating: iterating a Headers object copies all of it.
@@ -33,7 +36,10 @@ function droppedByConnection(headers: Headers): Set<string> {
 export function hopByHopNames(source: Headers): string[] {
   const present: string[] = [];
   for (const name of HOP_BY_HOP) if (source.has(name)) present.push(name);
-  for (const name of droppedByConnection(source)) if (name && !HOP_BY_HOP.has(name) && source.has(name)) present.push(name);
+  for (const name of droppedByConnection(source)) {
+    // Headers.has() throws on a string that is not a header name; such a name can't be present.
+    if (TOKEN.test(name) && !HOP_BY_HOP.has(name) && source.has(name)) present.push(name);
+  }
   return present;
 }
 

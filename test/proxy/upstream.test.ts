@@ -83,6 +83,16 @@ describe("upstream responses", () => {
     expect(res.headers.get("connection")).toBeNull();
   });
 
+  it("headers the upstream names in Connection are removed; a value that names no valid header is ignored", async () => {
+    const res = await send(`/__hop/${marker()}`, { headers: bearer(secret) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-drop-me")).toBeNull();
+    expect(res.headers.get("proxy-authenticate")).toBeNull();
+    expect(res.headers.get("connection")).toBeNull();
+    expect(res.headers.get("x-keep-me")).toBe("1");
+    expect(await res.json()).toEqual({});
+  });
+
   it("an upstream that refuses the connection → 502 bad_gateway", async () => {
     vi.spyOn(console, "error").mockImplementation(() => {});
     const res = await send(`/inspections/${marker()}`, { headers: bearer(secret), env: { UPSTREAM_URL: "http://127.0.0.1:1" } });
