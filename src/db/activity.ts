@@ -15,6 +15,7 @@ export type ActivityType =
   | "token.revoked"
   | "token.revoked_leaked"
   | "token.regenerated"
+  | "token.rolled"
   | "token.deleted"
   | "token.expired"
   | "user.created"

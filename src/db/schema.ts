@@ -192,6 +192,19 @@ export const apiTokens = sqliteTable(
     expiredAt: integer("expired_at"),
     deletedAt: integer("deleted_at"),
     /*
+     * Rotation without downtime (SPEC §9): after a roll, the secret it replaced keeps working,
+     * as this same token, until `previous_expires_at`. Its digest stays on the row after that
+     * (one per token, overwritten by the next roll, cleared by regenerate) so a late use is told
+     * why it stopped working; the resolve reads it through its own unique index.
+     */
+    previousDigest: text("previous_digest"),
+    previousExpiresAt: integer("previous_expires_at"),
+    /**
+     * Service tokens only: JSON array of normalised CIDRs the token may be used from, or null
+     * for any address (SPEC §9). On the row so the proxy decides it from the same single read.
+     */
+    allowedCidrs: text("allowed_cidrs"),
+    /*
      * The token's subject as the proxy needs it, copied onto the row so that authenticating a
      * request is one single-table read by digest (SPEC §5). Written only by the triggers of
      * migration 0004, never by application code: inside the writing statement's own
@@ -210,6 +223,11 @@ export const apiTokens = sqliteTable(
   (t) => [
     // The hot path: one indexed lookup per proxied request (SPEC §3.2, §5).
     uniqueIndex("api_tokens_digest_uq").on(t.digest),
+    // The previous secret of a rolled token, resolved by the same statement (SPEC §9). Partial:
+    // most rows were never rolled, and `previous_digest = ?` implies the index's condition.
+    uniqueIndex("api_tokens_previous_digest_uq")
+      .on(t.previousDigest)
+      .where(sql`previous_digest IS NOT NULL`),
     // Limits (10 active per user per org, 20 active service tokens per org) and lists.
     index("api_tokens_user_idx").on(t.userId, t.status, t.expiresAt),
     index("api_tokens_org_kind_idx").on(t.orgId, t.kind, t.status, t.expiresAt),

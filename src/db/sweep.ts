@@ -82,7 +82,10 @@ export async function expireTokens(db: Orm, tokenIds: string[], reason: ExpiryRe
         SELECT ${eventIdSql(now)}, org_id, ${now}, 'token.expired', ${SYSTEM_ACTOR.id}, ${SYSTEM_ACTOR.type}, ${SYSTEM_ACTOR.name},
           'api_token', id, name, json_object('kind', kind, 'hint', hint, 'reason', ${reason}, 'inactivity_days', inactivity_days)
         FROM api_tokens WHERE ${eligible}`,
-    sql`UPDATE api_tokens SET status = 'expired', expired_at = ${now}, updated_at = ${now} WHERE ${eligible}`,
+    // An expired token ends both secrets of a roll (SPEC §9); min() keeps a null deadline null.
+    sql`UPDATE api_tokens SET status = 'expired', expired_at = ${now}, updated_at = ${now},
+        previous_expires_at = min(previous_expires_at, ${now})
+      WHERE ${eligible}`,
   ]);
   return changes(updated);
 }

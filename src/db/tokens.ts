@@ -68,6 +68,8 @@ export async function createServiceToken(
     name: string;
     inactivityDays: number;
     permissionSetIds: string[];
+    /** Normalised (auth/cidr.ts); empty or absent for any address (SPEC §9). */
+    allowedCidrs?: string[];
     actor: Actor;
     pepper: string | undefined;
     now?: number;
@@ -78,6 +80,7 @@ export async function createServiceToken(
   const serviceUserId = newId("svc", now);
   const { secret, digest, hint } = await freshSecret("service_user", input.pepper);
   const expiresAt = now + input.inactivityDays * DAY_MS;
+  const allowedCidrs = input.allowedCidrs && input.allowedCidrs.length > 0 ? JSON.stringify(input.allowedCidrs) : null;
   const underLimit = sql`(SELECT count(*) FROM api_tokens
       WHERE org_id = ${input.orgId} AND kind = 'service_user' AND status = 'active' AND expires_at > ${now}) < ${SERVICE_TOKEN_LIMIT}`;
   const [serviceUserInserted] = await atomically(db, [
@@ -85,9 +88,9 @@ export async function createServiceToken(
       SELECT ${serviceUserId}, ${input.orgId}, ${input.name}, ${now} WHERE ${underLimit}`,
     sql`
       INSERT INTO api_tokens (id, org_id, kind, user_id, service_user_id, name, digest, hint, status,
-        inactivity_days, created_at, updated_at, last_used_at, last_active_at, expires_at)
+        inactivity_days, created_at, updated_at, last_used_at, last_active_at, expires_at, allowed_cidrs)
       SELECT ${id}, ${input.orgId}, 'service_user', NULL, ${serviceUserId}, ${input.name}, ${digest}, ${hint}, 'active',
-        ${input.inactivityDays}, ${now}, ${now}, NULL, ${now}, ${expiresAt}
+        ${input.inactivityDays}, ${now}, ${now}, NULL, ${now}, ${expiresAt}, ${allowedCidrs}
       WHERE EXISTS (SELECT 1 FROM service_users WHERE id = ${serviceUserId})`,
     ...input.permissionSetIds.map(
       (setId) => sql`INSERT INTO service_user_permission_sets (service_user_id, permission_set_id)
