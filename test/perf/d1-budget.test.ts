@@ -194,9 +194,16 @@ describe("the resolve query is one indexed lookup", () => {
     return results.map((r) => r.detail);
   }
 
-  it("finds the token through api_tokens_digest_uq and touches no other table", async () => {
-    // The whole plan: one index search (the subject is on the row, kept by migration 0004).
-    expect(await plan(RESOLVE_TOKEN_SQL, "0".repeat(64))).toEqual(["SEARCH api_tokens USING INDEX api_tokens_digest_uq (digest=?)"]);
+  it("finds the token through api_tokens_digest_uq or api_tokens_previous_digest_uq and touches no other table", async () => {
+    // The whole plan: one row of one table, found by the current digest or, for a rolled token,
+    // the previous one (SPEC §9); the subject is on the row, kept by migration 0004.
+    expect(await plan(RESOLVE_TOKEN_SQL, "0".repeat(64))).toEqual([
+      "MULTI-INDEX OR",
+      "INDEX 1",
+      "SEARCH api_tokens USING INDEX api_tokens_digest_uq (digest=?)",
+      "INDEX 2",
+      "SEARCH api_tokens USING INDEX api_tokens_previous_digest_uq (previous_digest=?)",
+    ]);
   });
 
   it("the last-use write finds its row by primary key", async () => {
