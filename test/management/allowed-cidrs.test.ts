@@ -94,16 +94,16 @@ describe("allowed_cidrs in the service token resource (SPEC §9)", () => {
 
   const tooMany = Array.from({ length: 33 }, (_, i) => `10.0.${i}.0/24`);
   it.each([
-    [["10.0.0.0/33"]],
-    [["203.0.113.0/24", "not-an-address"]],
-    [["fe80::1%eth0"]],
-    [["10.1"]],
-    [[""]],
-    [[42]],
-    ["10.0.0.0/8"],
-    [null],
-    [tooMany],
-  ])("refuses allowed_cidrs %j with 400 invalid_request, on create and on PATCH", async (cidrs) => {
+    ["a prefix too long", ["10.0.0.0/33"]],
+    ["one bad entry among good ones", ["203.0.113.0/24", "not-an-address"]],
+    ["an IPv6 zone", ["fe80::1%eth0"]],
+    ["a shortened IPv4 address", ["10.1"]],
+    ["an empty entry", [""]],
+    ["a number", [42]],
+    ["a string instead of a list", "10.0.0.0/8"],
+    ["null", null],
+    ["33 entries", tooMany],
+  ])("refuses %s with 400 invalid_request, on create and on PATCH", async (_label, cidrs) => {
     const { admin } = await setup();
     const refused = await api("POST", "/service-tokens", admin, { name: "Bad", allowed_cidrs: cidrs });
     expect(refused.status).toBe(400);

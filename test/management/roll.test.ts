@@ -292,9 +292,17 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
           for (const secret of secrets) if ((await verifyApiToken(env.DB, config, secret, now)).ok) live.push(secret);
           expect(live.length).toBeGreaterThanOrEqual(1);
           expect(live.length).toBeLessThanOrEqual(2);
-          const current = await env.DB.prepare("SELECT digest FROM api_tokens WHERE id = ?1").bind(token.id).first<{ digest: string }>();
+          const current = await env.DB.prepare("SELECT digest, hint FROM api_tokens WHERE id = ?1").bind(token.id).first<{ digest: string; hint: string }>();
           const digests = await Promise.all(live.map((secret) => tokenDigest(secret, env.TOKEN_PEPPER)));
           expect(digests).toContain(current!.digest);
+          // The other live secret, if any, is the one the last applied roll replaced, never an older one.
+          const lastRoll = await env.DB.prepare("SELECT details FROM activity_events WHERE target_id = ?1 AND type = 'token.rolled' AND json_extract(details, '$.hint') = ?2")
+            .bind(token.id, current!.hint)
+            .first<{ details: string }>();
+          const replacedHint = (JSON.parse(lastRoll!.details) as { previous_hint: string }).previous_hint;
+          for (const secret of live) {
+            if ((await tokenDigest(secret, env.TOKEN_PEPPER)) !== current!.digest) expect(`pcs_…${secret.slice(-4)}`).toBe(replacedHint);
+          }
         },
       ),
       { numRuns: 15 },
