@@ -310,6 +310,23 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
   });
 });
 
+describe("the OpenAPI document (SPEC §4, §9)", () => {
+  it("describes roll with its optional body and response, and allowed_cidrs on create, edit and the resource", async () => {
+    const doc = (await (await api("GET", "/openapi.json", null)).json()) as {
+      paths: Record<string, Record<string, { requestBody?: { required?: boolean }; responses: Record<string, unknown> }>>;
+      components: { schemas: Record<string, { properties?: Record<string, { maximum?: number; minimum?: number; maxItems?: number }> }> };
+    };
+    const rollOp = doc.paths["/service-tokens/{id}/roll"]!["post"]!;
+    expect(rollOp.requestBody?.required).toBe(false);
+    expect(Object.keys(rollOp.responses)).toEqual(expect.arrayContaining(["200", "400", "404", "409"]));
+    const schemas = doc.components.schemas;
+    expect(schemas["RollServiceToken"]!.properties!["grace_seconds"]).toMatchObject({ minimum: 0, maximum: 604_800 });
+    expect(Object.keys(schemas["RolledServiceToken"]!.properties!)).toEqual(expect.arrayContaining(["token", "previous_expires_at", "allowed_cidrs"]));
+    for (const name of ["ServiceToken", "CreateServiceToken", "EditServiceToken"]) expect(schemas[name]!.properties).toHaveProperty("allowed_cidrs");
+    expect(schemas["CreateServiceToken"]!.properties!["allowed_cidrs"]!.maxItems).toBe(32);
+  });
+});
+
 describe("the other readers of a rolled token (SPEC §9)", () => {
   async function introspect(caller: string, tokenText: string) {
     const res = await call(`${PREFIX}/introspect`, {
