@@ -36,6 +36,6 @@ export async function webhookBackstop(ctx: SweepContext, queue: Queue<WebhookMes
     report.batches++;
     if (pass.events < limits.batchSize) break;
   }
-  await guard(() => requeueOverdue(ctx.db, queue, Date.now()), { timeoutMs: ctx.dbTimeoutMs, retry: true });
+  await guard(() => requeueOverdue(ctx.db, queue, Date.now()), { timeoutMs: ctx.dbTimeoutMs });
   return report;
 }

@@ -1,8 +1,8 @@
 /**
  * Low-latency webhooks (SPEC §10): after every state-changing management request (API, SCIM,
  * leak reports, the console when mounted here), the outbox is drained off the response path
- * with `ctx.waitUntil`. A request that changed nothing costs one indexed read of an empty
- * outbox; the cron drains whatever this misses.
+ * with `ctx.waitUntil`. A successful write that made no webhook-worthy event costs one indexed
+ * read of an empty outbox; the cron drains whatever this misses.
  */
 import type { MiddlewareHandler } from "hono";
 import { orm } from "../db/client";
@@ -23,6 +23,8 @@ export function dispatchAfterChange(): MiddlewareHandler<AppEnv> {
     await next();
     const method = c.req.method;
     if (method === "GET" || method === "HEAD" || method === "OPTIONS") return;
+    // A refused request changed nothing (changes are all-or-nothing); the cron covers the rest.
+    if (c.res.status >= 400) return;
     try {
       c.executionCtx.waitUntil(drainOutbox(c.env));
     } catch {

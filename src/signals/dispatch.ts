@@ -140,12 +140,15 @@ export async function dispatchOutbox(db: Orm, queue: Queue<WebhookMessage> | und
     report.events++;
     report.deliveries += created.length;
   }
-  if (events.length < limit) await dropOrphanedOutbox(db);
   return report;
 }
 
-/** The cron's backstop: deliveries whose queue message never arrived go on the queue again. */
+/**
+ * The cron's backstop: outbox entries whose event retention already deleted are dropped, and
+ * deliveries whose queue message never arrived go on the queue again.
+ */
 export async function requeueOverdue(db: Orm, queue: Queue<WebhookMessage> | undefined, now: number, limit = 500): Promise<number> {
+  await dropOrphanedOutbox(db);
   if (!queue) return 0;
   const ids = await overdueDeliveryIds(db, now - OVERDUE_GRACE_MS, now, limit);
   await enqueueDeliveries(queue, ids);
