@@ -43,6 +43,8 @@ export interface WebhookMessage {
 export interface Variables {
   config: Config;
   subject: Subject;
+  /** Set by a route that answered without changing anything: no webhook dispatch afterwards. */
+  unchanged?: boolean;
 }
 
 export type AppEnv = { Bindings: Env; Variables: Variables };

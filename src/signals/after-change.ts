@@ -4,7 +4,7 @@
  * with `ctx.waitUntil`. A successful write that made no webhook-worthy event costs one indexed
  * read of an empty outbox; the cron drains whatever this misses.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { orm } from "../db/client";
 import type { AppEnv, Env } from "../env";
 import { dispatchOutbox } from "./dispatch";
@@ -18,13 +18,21 @@ export async function drainOutbox(env: Env): Promise<void> {
   }
 }
 
+/**
+ * For public routes that often change nothing (leak reports of strings that are not live
+ * tokens): skip the outbox read, so such a request costs no D1 query at all.
+ */
+export function nothingChanged(c: Context<AppEnv>): void {
+  c.set("unchanged", true);
+}
+
 export function dispatchAfterChange(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     await next();
     const method = c.req.method;
     if (method === "GET" || method === "HEAD" || method === "OPTIONS") return;
     // A refused request changed nothing (changes are all-or-nothing); the cron covers the rest.
-    if (c.res.status >= 400) return;
+    if (c.res.status >= 400 || c.get("unchanged")) return;
     try {
       c.executionCtx.waitUntil(drainOutbox(c.env));
     } catch {

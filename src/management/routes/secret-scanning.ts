@@ -13,6 +13,7 @@ import { revokeLeakedTokens } from "../../db/leaks";
 import { liveDigests } from "../../db/secret-scanning";
 import { ApiError } from "../../errors";
 import { signalsConfig } from "../../signals/config";
+import { nothingChanged } from "../../signals/after-change";
 import { KeysUnavailableError, verifyReportSignature } from "../../signals/secret-scanning";
 import { tokenDigest } from "../../token/digest";
 import { parseToken } from "../../token/format";
@@ -97,6 +98,8 @@ export function registerSecretScanning(app: ManagementApp): void {
     if (live.size > 0) {
       const revoked = await guard(() => revokeLeakedTokens(db, [...live], now), { timeoutMs: config.dbTimeoutMs });
       if (revoked.length > 0) invalidateCached({ tokenIds: revoked });
+    } else {
+      nothingChanged(c);
     }
     const labels = await Promise.all(
       reports.map(async ({ token, type }) => {
