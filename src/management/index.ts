@@ -13,6 +13,7 @@ import { registerMe } from "./routes/me";
 import { registerOrgs } from "./routes/orgs";
 import { registerPublicRoutes, registerProtectedRoutes } from "./routes";
 import { registerOpenApi } from "./openapi";
+import { dispatchAfterChange } from "../signals/after-change";
 
 export function createManagementApp(prefix: string): ManagementApp {
   const app = createRouter();
@@ -22,6 +23,7 @@ export function createManagementApp(prefix: string): ManagementApp {
   // guard's 413/415 and authentication's 401/403, which happen before any SCIM route runs.
   app.use("/scim/v2/*", scimErrorShape());
   app.use("*", bodyGuard());
+  app.use("*", dispatchAfterChange());
 
   // Public.
   registerJwks(app);
