@@ -43,6 +43,25 @@ describe("events from the management API", () => {
     ]);
   });
 
+  it("service tokens: token.rolled, with the new hint and never a secret (SPEC §9)", async () => {
+    const org = await signalsOrg();
+    const token = await serviceToken(org);
+    const endpoint = await receiverEndpoint(org, { events: ["token.rolled"] });
+    const res = await adminApi(org, "POST", `/service-tokens/${token.id}/roll`, { grace_seconds: 60 });
+    expect(res.status).toBe(200);
+    const rolled = (await res.json()) as { hint: string; token: string };
+    const got = await payloads(org, endpoint);
+    expect(got).toEqual([
+      {
+        type: "token.rolled",
+        timestamp: expect.any(String),
+        data: expect.objectContaining({ org_id: org.orgId, token_id: token.id, token_kind: "service_user", name: "Nightly export", hint: rolled.hint }),
+      },
+    ]);
+    expect(JSON.stringify(got)).not.toContain(rolled.token);
+    expect(JSON.stringify(got)).not.toContain(token.token);
+  });
+
   it("user tokens: token.created and token.revoked with the member's id", async () => {
     const org = await signalsOrg();
     const endpoint = await receiverEndpoint(org);

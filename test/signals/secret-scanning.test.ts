@@ -8,7 +8,7 @@ import { derToRaw } from "../../src/signals/secret-scanning";
 import { generateToken } from "../../src/token/format";
 import { seedServiceToken } from "../helpers/seed";
 import { PREFIX } from "../helpers/worker";
-import { callWith, deliverAll, RECEIVER, received, receiverEndpoint, signalsOrg } from "./support";
+import { adminApi, callWith, deliverAll, RECEIVER, received, receiverEndpoint, signalsOrg } from "./support";
 
 interface SigningKey {
   id: string;
@@ -110,6 +110,18 @@ describe("POST /secret-scanning/github", () => {
     // Reported again: already revoked, so no longer a live token, and nothing is recorded twice.
     const again = await report(org, body, { "github-public-key-identifier": current.id, "github-public-key-signature": await sign(current, body) });
     expect(((await again.json()) as { label: string }[]).map((l) => l.label)).toEqual(["false_positive", "false_positive", "false_positive", "false_positive"]);
+  });
+
+  it("treats a rolled token's previous secret as live during its grace, and revokes the token (SPEC §9)", async () => {
+    const org = await signalsOrg();
+    const token = await seedServiceToken(org.orgId, { name: "Rolled, then leaked" });
+    const rolled = await adminApi(org, "POST", `/service-tokens/${token.id}/roll`, { grace_seconds: 3600 });
+    expect(rolled.status).toBe(200);
+    const body = JSON.stringify([{ token: token.secret, type: "portcullis_service_token", url: "https://github.com/a/b", source: "content" }]);
+    const res = await report(org, body, { "github-public-key-identifier": current.id, "github-public-key-signature": await sign(current, body) });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { label: string }[]).map((l) => l.label)).toEqual(["true_positive"]);
+    expect(await tokenStatus(token.id)).toBe("revoked");
   });
 
   it("refuses a report signed by another key (401), revoking nothing", async () => {
