@@ -18,7 +18,7 @@
 // Writes bench/results/latest.json and latest.md (the same table in Markdown), prints the table.
 // Exits 1 on any unexpected status or a missed target, 2 when wrk is missing.
 //
-// Options: --duration S (10)  --rounds N (5)  --warmup S (3)  --connections C (32)
+// Options: --duration S (10)  --rounds N (5)  --warmup S (3)  --connections C (32; 4 with --d1-latency)
 //          --threads T (1)  --tokens N (1000 rows in api_tokens)  --pool N (100 credentials per
 //          scenario)  --quick (2 s × 2 rounds, for development)  --bundle (bundle size only)
 //          --out FILE (bench/results/latest.json)  --only ID,… (development: run only these
@@ -47,7 +47,7 @@ const { values: opts } = parseArgs({
     duration: { type: "string", default: "10" },
     rounds: { type: "string", default: "5" },
     warmup: { type: "string", default: "3" },
-    connections: { type: "string", default: "32" },
+    connections: { type: "string" },
     threads: { type: "string", default: "1" },
     tokens: { type: "string", default: "1000" },
     pool: { type: "string", default: "100" },
@@ -66,6 +66,9 @@ if (!Number.isFinite(d1LatencyMs) || d1LatencyMs < 0) throw new Error("--d1-late
 // A latency run models production round trips; its requests/s say how many connections wait, not
 // what Portcullis costs, so it keeps its own file and is judged on statuses only.
 const DEFAULT_OUT = path.join(ROOT, "bench", "results", "latest.json");
+// A latency run measures what a request waits, not how much load saturates the Worker: light load
+// (4 connections) unless --connections says otherwise, so queueing does not swamp the round trip.
+opts.connections ??= d1LatencyMs > 0 ? "4" : "32";
 if (d1LatencyMs > 0 && opts.out === DEFAULT_OUT) opts.out = path.join(ROOT, "bench", "results", `d1-latency-${d1LatencyMs}ms.json`);
 const num = (name) => {
   const n = Number(opts[name]);

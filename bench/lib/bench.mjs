@@ -81,11 +81,12 @@ export async function startWorkers({ names, bundles, upstreamUrl, plan, filler =
   for (const name of names) {
     const spec = WORKERS[name];
     const built = bundles[spec.script];
-    let scriptPath = built ? built.main : path.join(ROOT, spec.script);
+    const scriptPath = built ? built.main : path.join(ROOT, spec.script);
     let latencyDir = null;
-    if (spec.d1 && d1LatencyMs > 0) ({ dir: latencyDir, scriptPath } = withD1Latency(scriptPath, d1LatencyMs));
+    let modules;
+    if (spec.d1 && d1LatencyMs > 0) ({ dir: latencyDir, modules } = withD1Latency(scriptPath, d1LatencyMs));
     const bindings = built ? { UPSTREAM_URL: upstreamUrl, ASSERTION_PRIVATE_KEY: key, ...spec.vars } : { UPSTREAM_URL: upstreamUrl };
-    const worker = await startWorker({ root: ROOT, name: name.replace(/[^a-z]/g, ""), scriptPath, bindings, d1: spec.d1, persistDir: mkdtempSync(path.join(tmpdir(), `portcullis-${name}-`)) });
+    const worker = await startWorker({ root: ROOT, name: name.replace(/[^a-z]/g, ""), scriptPath, modules, bindings, d1: spec.d1, persistDir: mkdtempSync(path.join(tmpdir(), `portcullis-${name}-`)) });
     if (worker.db) {
       log(`  seeding ${name}: migrations + ${filler + plan.validUser.length + plan.validService.length + plan.revoked.length} tokens`);
       await applyMigrations(worker.db, ROOT);

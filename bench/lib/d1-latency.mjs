@@ -52,10 +52,10 @@ export default {
 };
 `;
 
-/** A directory holding the Worker script as inner.js and the latency entry; returns the entry's path. */
+/** A directory holding the Worker script as inner.js and the latency entry; returns both modules, entry first. */
 export function withD1Latency(scriptPath, ms) {
   const dir = mkdtempSync(path.join(tmpdir(), "portcullis-d1-latency-"));
   copyFileSync(scriptPath, path.join(dir, "inner.js"));
   writeFileSync(path.join(dir, "entry.mjs"), ENTRY(ms));
-  return { dir, scriptPath: path.join(dir, "entry.mjs") };
+  return { dir, modules: [path.join(dir, "entry.mjs"), path.join(dir, "inner.js")] };
 }
