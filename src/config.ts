@@ -10,6 +10,8 @@ import { DEMO_POLICY } from "./proxy/demo-policy";
 export interface Config {
   managementPrefix: string;
   upstreamUrl: URL | null;
+  /** The `UPSTREAM` service binding (SPEC §3.2): when set, requests go through it, not UPSTREAM_URL. */
+  upstreamBinding: Fetcher | null;
   upstreamTimeoutMs: number;
   dbTimeoutMs: number;
   authCacheTtlMs: number;
@@ -17,6 +19,7 @@ export interface Config {
   assertionIssuer: string;
   assertionAudience: string | null;
   assertionPrivateKey: JsonWebKey | null;
+  assertionMode: AssertionMode;
   tokenPepper: string | undefined;
   adminSecret: string | undefined;
   session: {
@@ -27,6 +30,10 @@ export interface Config {
   };
   policy: RoutePolicy;
 }
+
+/** How often X-Portcullis-Assertion is signed (SPEC §3.1). */
+export type AssertionMode = "shared" | "request" | "off";
+const ASSERTION_MODES: readonly AssertionMode[] = ["shared", "request", "off"];
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -55,6 +62,21 @@ function parseUpstream(raw: string | undefined): URL | null {
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError("UPSTREAM_URL must be http(s)");
   return url;
+}
+
+function parseAssertionMode(raw: string | undefined): AssertionMode {
+  if (raw === undefined || raw === "") return "shared";
+  if ((ASSERTION_MODES as readonly string[]).includes(raw)) return raw as AssertionMode;
+  throw new ConfigError(`ASSERTION_MODE must be one of ${ASSERTION_MODES.join(", ")}, got ${JSON.stringify(raw)}`);
+}
+
+/** A service binding is an object with a fetch method; anything else under that name is a mistake. */
+function parseUpstreamBinding(binding: unknown): Fetcher | null {
+  if (binding === undefined || binding === null) return null;
+  if (typeof (binding as { fetch?: unknown }).fetch !== "function") {
+    throw new ConfigError("UPSTREAM must be a service binding (a var or secret of that name is not one)");
+  }
+  return binding as Fetcher;
 }
 
 function parsePrivateKey(raw: string | undefined): JsonWebKey | null {
@@ -91,6 +113,7 @@ export function parseConfig(env: Env): Config {
   return {
     managementPrefix: prefix,
     upstreamUrl,
+    upstreamBinding: parseUpstreamBinding(env.UPSTREAM),
     upstreamTimeoutMs: integer(env, "UPSTREAM_TIMEOUT_MS", 30_000, 1, 600_000),
     dbTimeoutMs: integer(env, "DB_TIMEOUT_MS", 5_000, 1, 60_000),
     authCacheTtlMs: integer(env, "AUTH_CACHE_TTL_MS", 0, 0, 3_600_000),
@@ -98,6 +121,7 @@ export function parseConfig(env: Env): Config {
     assertionIssuer: env.ASSERTION_ISSUER || "portcullis",
     assertionAudience: env.ASSERTION_AUDIENCE || upstreamUrl?.origin || null,
     assertionPrivateKey: parsePrivateKey(env.ASSERTION_PRIVATE_KEY),
+    assertionMode: parseAssertionMode(env.ASSERTION_MODE),
     tokenPepper: env.TOKEN_PEPPER || undefined,
     adminSecret: env.ADMIN_SECRET || undefined,
     session: {

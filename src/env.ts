@@ -6,12 +6,16 @@ export interface Env {
   DB: D1Database;
   MANAGEMENT_PREFIX?: string;
   UPSTREAM_URL?: string;
+  /** Optional service binding to the upstream Worker (SPEC §3.2); wins over UPSTREAM_URL. */
+  UPSTREAM?: Fetcher;
   UPSTREAM_TIMEOUT_MS?: string;
   DB_TIMEOUT_MS?: string;
   AUTH_CACHE_TTL_MS?: string;
   ACTIVITY_RETENTION_DAYS?: string;
   ASSERTION_ISSUER?: string;
   ASSERTION_AUDIENCE?: string;
+  /** `shared` (default), `request` or `off` (SPEC §3.1). */
+  ASSERTION_MODE?: string;
   /** ES256 private key as a JWK (JSON string). Secret. */
   ASSERTION_PRIVATE_KEY?: string;
   TOKEN_PEPPER?: string;

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { assertionKey, buildBundle, cpuMs, startWorker } from "./runtime.mjs";
+import { withD1Latency } from "./d1-latency.mjs";
 import { applyMigrations, seedPlan } from "./seed.mjs";
 import { credentialsFile, runWrk } from "./wrk.mjs";
 
@@ -27,6 +28,13 @@ export const WORKERS = {
   reference: { script: "bench/workers/reference.js", d1: true },
   proxy: { script: "portcullis", d1: true, vars: { AUTH_CACHE_TTL_MS: "0" } },
   "proxy-cached": { script: "portcullis", d1: true, vars: { AUTH_CACHE_TTL_MS: "5000" } },
+  // The same bundle with a fresh, request-bound assertion per request (SPEC §3.1), compared with
+  // reference-signed: the reference plus exactly that signature.
+  "proxy-request": { script: "portcullis", d1: true, vars: { AUTH_CACHE_TTL_MS: "0", ASSERTION_MODE: "request" } },
+  // Informational: the steps the SPEC makes unavoidable for Portcullis, from its own functions
+  // (see the file's comment), without and with the in-isolate cache.
+  "spec-floor": { script: "spec-floor", d1: true, vars: { FLOOR_CACHE_TTL_MS: "0" } },
+  "spec-floor-cached": { script: "spec-floor", d1: true, vars: { FLOOR_CACHE_TTL_MS: "5000" } },
   // Informational: bare + the per-request ES256 assertion alone (see the file's comment).
   "signing-floor": { script: "signing-floor", d1: false },
   // Informational: reference + the same assertion and identity headers (see the file's comment).
@@ -51,8 +59,8 @@ export async function buildBundles(names, log = () => {}) {
   const bundles = {};
   if (names.some((n) => WORKERS[n].script === "portcullis")) bundles.portcullis = await buildBundle(ROOT);
   if (baselineRoot && names.some((n) => WORKERS[n].script === "portcullis-baseline")) bundles["portcullis-baseline"] = await buildBundle(baselineRoot);
-  for (const name of ["signing-floor", "reference-signed"]) {
-    if (names.includes(name)) bundles[name] = await buildBundle(ROOT, { entry: `bench/workers/${name}.ts` });
+  for (const script of ["signing-floor", "reference-signed", "spec-floor"]) {
+    if (names.some((n) => WORKERS[n].script === script)) bundles[script] = await buildBundle(ROOT, { entry: `bench/workers/${script}.ts` });
   }
   log(`  built ${Object.keys(bundles).join(", ") || "nothing"}`);
   return bundles;
@@ -63,19 +71,33 @@ export function removeTemporary(...dirs) {
   for (const dir of dirs) if (dir) rmSync(dir, { recursive: true, force: true });
 }
 
-export async function startWorkers({ names, bundles, upstreamUrl, plan, filler = 0, fillerOrgs = 1, log = () => {} }) {
+/**
+ * `d1LatencyMs` > 0 starts every Worker that has a D1 through bench/lib/d1-latency.mjs, which
+ * adds that round trip to each of its D1 calls (seeding goes to the database directly).
+ */
+export async function startWorkers({ names, bundles, upstreamUrl, plan, filler = 0, fillerOrgs = 1, d1LatencyMs = 0, log = () => {} }) {
   const key = await assertionKey();
   const started = {};
   for (const name of names) {
     const spec = WORKERS[name];
     const built = bundles[spec.script];
     const scriptPath = built ? built.main : path.join(ROOT, spec.script);
+    let latencyDir = null;
+    let modules;
+    if (spec.d1 && d1LatencyMs > 0) ({ dir: latencyDir, modules } = withD1Latency(scriptPath, d1LatencyMs));
     const bindings = built ? { UPSTREAM_URL: upstreamUrl, ASSERTION_PRIVATE_KEY: key, ...spec.vars } : { UPSTREAM_URL: upstreamUrl };
-    const worker = await startWorker({ root: ROOT, name: name.replace(/[^a-z]/g, ""), scriptPath, bindings, d1: spec.d1, persistDir: mkdtempSync(path.join(tmpdir(), `portcullis-${name}-`)) });
+    const worker = await startWorker({ root: ROOT, name: name.replace(/[^a-z]/g, ""), scriptPath, modules, bindings, d1: spec.d1, persistDir: mkdtempSync(path.join(tmpdir(), `portcullis-${name}-`)) });
     if (worker.db) {
       log(`  seeding ${name}: migrations + ${filler + plan.validUser.length + plan.validService.length + plan.revoked.length} tokens`);
       await applyMigrations(worker.db, ROOT);
       await seedPlan(worker.db, plan, { filler, fillerOrgs });
+    }
+    if (latencyDir) {
+      const dispose = worker.dispose;
+      worker.dispose = async () => {
+        await dispose();
+        removeTemporary(latencyDir);
+      };
     }
     started[name] = worker;
     log(`  ${name} listening on ${worker.url}`);

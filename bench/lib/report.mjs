@@ -19,15 +19,23 @@ export function markdownReport(result) {
   lines.push("|---|--:|---|");
   for (const [name, value] of Object.entries(result.ratios)) {
     const target = result.targets[name];
-    const verdict = target === undefined ? "informational" : `≥ ${target}: ${value !== null && value >= target ? "met" : "**missed**"}`;
+    const verdict = target === undefined || target === null ? "informational" : `≥ ${target}: ${value !== null && value >= target ? "met" : "**missed**"}`;
     lines.push(`| \`${name}\` | ${value === null ? "–" : value.toFixed(3)} | ${verdict} |`);
+  }
+  if (result.added_over_bare && Object.keys(result.added_over_bare).length > 0) {
+    lines.push("");
+    lines.push("| Added over `bare` (median p50 / p99 minus bare's) | p50 ms | p99 ms |");
+    lines.push("|---|--:|--:|");
+    for (const [worker, a] of Object.entries(result.added_over_bare)) lines.push(`| ${worker} | ${ms(a.p50_ms)} | ${ms(a.p99_ms)} |`);
   }
   const s = result.settings;
   const r = result.runtime;
   lines.push("");
   lines.push(
     `${s.rounds} rounds × ${s.duration_s} s per run, wrk -t${s.threads} -c${s.connections}, ${num(s.tokens_in_table)} tokens in api_tokens, ` +
-      `${s.credentials_per_scenario} credentials rotated per scenario; workerd ${r.workerd} (miniflare ${r.miniflare}), compatibility date ${r.compatibilityDate}, ` +
+      `${s.credentials_per_scenario} credentials rotated per scenario` +
+      (s.d1_latency_ms ? `, ${s.d1_latency_ms} ms added to every D1 call` : "") +
+      `; workerd ${r.workerd} (miniflare ${r.miniflare}), compatibility date ${r.compatibilityDate}, ` +
       `${r.cpus} × ${r.cpu_model}; ${result.generated_at}.`,
   );
   return lines.join("\n");

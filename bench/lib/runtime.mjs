@@ -64,16 +64,17 @@ export async function assertionKey() {
  * One Worker in its own workerd process. `d1` adds a local D1 database bound as DB;
  * `ratelimits` the rate-limit bindings. Resolves once the server accepts requests.
  */
-export async function startWorker({ root, name, scriptPath, bindings = {}, d1 = false, ratelimits, persistDir, inspectorPort }) {
+export async function startWorker({ root, name, scriptPath, modules, bindings = {}, d1 = false, ratelimits, persistDir, inspectorPort }) {
   const { Log, LogLevel, Miniflare, convertV4MiniflareOptions } = await loadMiniflare(root);
   const before = new Set(childPids());
   // Miniflare 5 takes a new options shape and converts the long-documented one.
   const toOptions = convertV4MiniflareOptions ?? ((o) => o);
   const mf = new Miniflare(toOptions({
     name,
-    modules: true,
-    scriptPath,
-    modulesRoot: path.dirname(scriptPath),
+    // `modules`: an explicit list of ES module paths, the entry first (the D1 latency wrapper).
+    ...(modules
+      ? { modules: modules.map((p) => ({ type: "ESModule", path: p })), modulesRoot: path.dirname(modules[0]) }
+      : { modules: true, scriptPath, modulesRoot: path.dirname(scriptPath) }),
     ...compatibility(root),
     bindings,
     d1Databases: d1 ? { DB: `bench-${name}` } : undefined,

@@ -13,9 +13,9 @@ import { blockedResponse, clientIp, noteAuthFailure } from "../auth/rate-limit";
 import type { Config } from "../config";
 import type { Env } from "../env";
 import { ApiError, toErrorResponse } from "../errors";
-import { signAssertion } from "./assertion";
+import { identityHeaders } from "./assertion";
 import { forward, upstreamTarget } from "./forward";
-import { attachIdentity, methodOverrides, upstreamRequestHeaders } from "./headers";
+import { methodOverrides, upstreamRequestHeaders } from "./headers";
 import { decide, missingPermissions } from "./policy";
 
 export async function handleProxy(request: Request, env: Env, ctx: Pick<ExecutionContext, "waitUntil">, config: Config): Promise<Response> {
@@ -28,14 +28,21 @@ export async function handleProxy(request: Request, env: Env, ctx: Pick<Executio
 
 async function proxy(request: Request, env: Env, ctx: Pick<ExecutionContext, "waitUntil">, config: Config): Promise<Response> {
   const url = new URL(request.url);
-  if (!config.upstreamUrl || !config.assertionPrivateKey || !config.assertionAudience) {
-    throw new ApiError("internal_error", "Portcullis is not configured: UPSTREAM_URL and ASSERTION_PRIVATE_KEY are required.");
+  if (!config.upstreamUrl && !config.upstreamBinding) {
+    throw new ApiError("internal_error", "Portcullis is not configured: UPSTREAM_URL or an UPSTREAM service binding is required.");
   }
+  if (config.assertionMode !== "off" && (!config.assertionPrivateKey || !config.assertionAudience)) {
+    throw new ApiError(
+      "internal_error",
+      "Portcullis is not configured: ASSERTION_PRIVATE_KEY (and ASSERTION_AUDIENCE when there is no UPSTREAM_URL) are required unless ASSERTION_MODE is off.",
+    );
+  }
+  const target = upstreamTarget(config.upstreamUrl, url);
   const overrides = methodOverrides(request.headers, url);
   const decision = decide(config.policy, overrides.length === 0 ? request.method : [request.method, ...overrides], url.pathname);
   if (decision === null) throw new ApiError("invalid_request", "The request path is not valid percent-encoding.");
   if (decision.kind === "public") {
-    return forward(request, upstreamTarget(config.upstreamUrl, url), upstreamRequestHeaders(request.headers), config.upstreamTimeoutMs);
+    return forward(request, target, upstreamRequestHeaders(request.headers), config.upstreamTimeoutMs, config.upstreamBinding);
   }
 
   const bearer = readBearer(request.headers.get("authorization"));
@@ -58,13 +65,18 @@ async function proxy(request: Request, env: Env, ctx: Pick<ExecutionContext, "wa
     const missing = missingPermissions(decision.required, subject.permissions);
     if (missing.length > 0) throw insufficientScope(missing);
   }
-  const assertion = await signAssertion(config.assertionPrivateKey, subject, token.tokenId, {
+  const identity = await identityHeaders(subject, token.tokenId, token, {
+    mode: config.assertionMode,
+    privateJwk: config.assertionPrivateKey,
     issuer: config.assertionIssuer,
     audience: config.assertionAudience,
+    method: request.method,
+    // RFC 9449 §4.2: htu is the target URI without query and fragment.
+    htu: url.search.length > 0 ? target.slice(0, target.length - url.search.length) : target,
   });
   // Built only for requests that will be forwarded, so a rejected credential costs no header copy.
   const headers = upstreamRequestHeaders(request.headers);
-  attachIdentity(headers, subject, token.tokenId, assertion);
+  for (const pair of identity) headers.push(pair);
   scheduleLastUse(ctx, env.DB, token, config.dbTimeoutMs);
-  return forward(request, upstreamTarget(config.upstreamUrl, url), headers, config.upstreamTimeoutMs);
+  return forward(request, target, headers, config.upstreamTimeoutMs, config.upstreamBinding);
 }

@@ -108,8 +108,9 @@ export function headerSafe(value: string): string {
   return /^[\x20-\x24\x26-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }
 
-export function attachIdentity(headers: HeaderList, subject: Subject, tokenId: string, assertion: string): void {
-  headers.push(
+/** The identity headers Portcullis vouches for (SPEC §3 step 4), without the assertion. */
+export function identityHeaderPairs(subject: Subject, tokenId: string): HeaderList {
+  return [
     ["x-portcullis-subject-id", subject.id],
     ["x-portcullis-subject-type", subject.type],
     ["x-portcullis-subject-name", headerSafe(subject.name)],
@@ -118,6 +119,9 @@ export function attachIdentity(headers: HeaderList, subject: Subject, tokenId: s
     ["x-portcullis-permissions", subject.permissions.join(",")],
     ["x-portcullis-groups", subject.groups.join(",")],
     ["x-portcullis-sites", subject.sites.join(",")],
-    ["x-portcullis-assertion", assertion],
-  );
+  ];
+}
+
+export function attachIdentity(headers: HeaderList, subject: Subject, tokenId: string, assertion: string): void {
+  headers.push(...identityHeaderPairs(subject, tokenId), ["x-portcullis-assertion", assertion]);
 }

@@ -15,9 +15,11 @@ const CHECKSUM_LENGTH = 6;
 export const TOKEN_LENGTH = 4 + RANDOM_LENGTH + CHECKSUM_LENGTH;
 const TOKEN_SHAPE = /^pc[us]_[0-9A-Za-z]{49}$/;
 
+const encoder = new TextEncoder();
+
 /** CRC-32 of `value`'s ASCII bytes in base62, most significant digit first, 0-padded to 6. */
 export function checksum(value: string): string {
-  let n = crc32(new TextEncoder().encode(value));
+  let n = crc32(encoder.encode(value));
   let out = "";
   for (let i = 0; i < CHECKSUM_LENGTH; i++) {
     out = BASE62[n % 62] + out;

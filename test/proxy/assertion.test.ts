@@ -48,8 +48,12 @@ function referenceVerifier(keys: JSONWebKeySet) {
   };
 }
 
-async function assertionFor(secret: string, path = `/inspections/${marker()}`): Promise<{ jwt: string; headers: Record<string, string> }> {
-  const res = await send(path, { headers: bearer(secret) });
+async function assertionFor(
+  secret: string,
+  path = `/inspections/${marker()}`,
+  options: { env?: Record<string, string> } = {},
+): Promise<{ jwt: string; headers: Record<string, string> }> {
+  const res = await send(path, { headers: bearer(secret), env: options.env });
   expect(res.status).toBe(200);
   const [seen] = await upstreamRequests(path.split("/")[2]!);
   return { jwt: seen!.headers["x-portcullis-assertion"]!, headers: seen!.headers };
@@ -101,10 +105,11 @@ describe("assertion JWT", () => {
     expect(payload).toMatchObject({ sub: token.serviceUserId, subject_type: "service_user", groups: [], sites: [] });
   });
 
-  it("every request gets a fresh jti, and the reference verifier rejects a replay", async () => {
+  it("request mode: every request gets a fresh jti, and the reference verifier rejects a replay", async () => {
     const { token } = await seedIntegration();
-    const first = await assertionFor(token.secret);
-    const second = await assertionFor(token.secret);
+    const requestMode = { env: { ASSERTION_MODE: "request" } };
+    const first = await assertionFor(token.secret, undefined, requestMode);
+    const second = await assertionFor(token.secret, undefined, requestMode);
     const verify = referenceVerifier(await publishedKeys());
     const a = await verify(first.jwt);
     const b = await verify(second.jwt);
