@@ -103,4 +103,28 @@ describe("failed-authentication rate limit", () => {
     expect(ip("192.0.2.1")).toBe("192.0.2.1");
     expect(ip("192.0.2.1")).not.toBe(ip("192.0.2.2"));
   });
+
+  it("wrong operator secrets on POST /orgs count as failed authentications per client address (SPEC §11)", async () => {
+    const { limiter, counts } = fakeLimiter((_, count) => count <= 3);
+    const ip = "192.0.2.77";
+    const body = JSON.stringify({ name: "Guess", admin: { name: "G", email: "g@example.com" } });
+    const attempt = (secret: string, from = ip) =>
+      call(`${PREFIX}/orgs`, {
+        method: "POST",
+        headers: { "cf-connecting-ip": from, authorization: `Bearer ${secret}`, "content-type": "application/json" },
+        body,
+        env: { AUTH_FAILURE_LIMITER: limiter },
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await attempt(`guess-${i}`)).status);
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    expect(counts.get(ip)).toBe(4);
+    // Blocked: even the right secret waits, and nothing is compared or counted meanwhile.
+    const blocked = await attempt("test-admin-secret");
+    expect(blocked.status).toBe(429);
+    expect(blocked.headers.get("retry-after")).toBeTruthy();
+    expect(counts.get(ip)).toBe(4);
+    // Another client address is unaffected.
+    expect((await attempt("test-admin-secret", "192.0.2.78")).status).toBe(201);
+  });
 });
