@@ -7,7 +7,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { hasTokenPrefix } from "../token/format";
-import { verifyApiToken } from "./api-token";
+import { scheduleRedigest, verifyApiToken } from "./api-token";
 import { readBearer } from "./bearer";
 import { insufficientScope, invalidToken, missingCredential, multipleCredentials } from "./challenge";
 import { scheduleLastUse } from "./last-use";
@@ -33,6 +33,7 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
       if (check.ok) {
         c.set("subject", check.subject);
         scheduleLastUse(c.executionCtx, c.env.DB, check.token, config.dbTimeoutMs);
+        scheduleRedigest(c.executionCtx, c.env.DB, check, config.dbTimeoutMs);
         return next();
       }
       failure = check.description;

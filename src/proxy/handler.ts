@@ -5,7 +5,7 @@
  * This is the per-request path, so it is a plain function of (request, env, ctx, config) with
  * no router or framework context in between; every failure becomes the JSON error shape here.
  */
-import { verifyApiToken } from "../auth/api-token";
+import { scheduleRedigest, verifyApiToken } from "../auth/api-token";
 import { readBearer } from "../auth/bearer";
 import { insufficientScope, invalidToken, missingCredential, multipleCredentials } from "../auth/challenge";
 import { scheduleLastUse } from "../auth/last-use";
@@ -65,5 +65,6 @@ async function proxy(request: Request, env: Env, ctx: Pick<ExecutionContext, "wa
   const headers = upstreamRequestHeaders(request.headers);
   attachIdentity(headers, subject, token.tokenId, assertion);
   scheduleLastUse(ctx, env.DB, token, config.dbTimeoutMs);
+  scheduleRedigest(ctx, env.DB, check, config.dbTimeoutMs);
   return forward(request, upstreamTarget(config.upstreamUrl, url), headers, config.upstreamTimeoutMs);
 }
