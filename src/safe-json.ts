@@ -60,14 +60,3 @@ export function isolatedCopy<T>(value: T): T {
   for (const key of Object.keys(value)) copy[key] = isolatedCopy((value as Record<string, unknown>)[key]);
   return copy as T;
 }
-
-/**
- * Freezes the shared prototypes once per isolate, so no missed walk can add to or change them.
- * Assigning an inherited name on a plain object (`obj.toString = f`) then throws in strict
- * code ("override mistake"); the dependencies on the request path were checked to tolerate it.
- */
-export function freezePrototypes(): void {
-  for (const proto of [Object.prototype, Array.prototype, Function.prototype]) {
-    if (!Object.isFrozen(proto)) Object.freeze(proto);
-  }
-}
