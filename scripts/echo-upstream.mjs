@@ -10,6 +10,7 @@ const ECHO_BODY_LIMIT = 64 * 1024;
 /**
  * Control paths (only for tests; harmless in the demo):
  *   /__control/requests?marker=X  → requests whose path contained X (not recorded itself)
+ *   /__control/json?body=JSON     → answers with that JSON (a JWKS for session tests)
  *   /__slow/<ms>/...              → waits <ms> before answering
  *   /__status/<code>/...          → answers with that status
  *   /__redirect/...               → 302 to another origin
@@ -26,6 +27,12 @@ export function createEchoServer() {
       url = new URL(`http://upstream.local${req.url ?? "/"}`);
     } catch {
       res.writeHead(400).end();
+      return;
+    }
+    if (url.pathname === "/__control/json") {
+      // Answers with the JSON given in ?body= (tests serve a JWKS this way).
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(url.searchParams.get("body") ?? "null");
       return;
     }
     if (url.pathname === "/__control/requests") {

@@ -1,8 +1,8 @@
 // `npm start` (SPEC §7): everything a newcomer needs on a fresh clone, and again on a second run.
 //   1. .dev.vars from .dev.vars.example if missing, plus a generated ES256 assertion key
 //   2. D1 migrations applied to the local database
-//   3. the demo upstream (echoes what it receives) on :8788
-//   4. the proxy (wrangler dev) on http://localhost:8787
+//   3. the demo upstream (echoes what it receives) on :8788 (PORTCULLIS_UPSTREAM_PORT)
+//   4. the proxy (wrangler dev) on http://localhost:8787 (PORTCULLIS_PORT)
 //   5. the demo org seeded (or reused) and its credentials printed
 import { appendFileSync, copyFileSync, existsSync } from "node:fs";
 import path from "node:path";
@@ -64,7 +64,21 @@ const secretScanning = await startSecretScanningKeys();
 console.log(`Demo secret scanning keys on ${secretScanning.url} (private key: .demo/secret-scanning-key.pem)`);
 
 // --test-scheduled exposes /__scheduled so the cron jobs can be triggered by hand (README).
-const dev = wrangler(["dev", "--local", "--test-scheduled", "--port", String(PROXY_PORT), "--ip", "127.0.0.1", "--show-interactive-dev-session=false"]);
+// PORTCULLIS_PORT / PORTCULLIS_UPSTREAM_PORT / PORTCULLIS_INSPECTOR_PORT move the demo off its
+// default ports (the smoke test runs a second demo beside one already running).
+const dev = wrangler([
+  "dev",
+  "--local",
+  "--test-scheduled",
+  "--port",
+  String(PROXY_PORT),
+  "--ip",
+  "127.0.0.1",
+  "--show-interactive-dev-session=false",
+  "--var",
+  `UPSTREAM_URL:http://127.0.0.1:${UPSTREAM_PORT}`,
+  ...(process.env.PORTCULLIS_INSPECTOR_PORT ? ["--inspector-port", process.env.PORTCULLIS_INSPECTOR_PORT] : []),
+]);
 let stopping = false;
 const stop = (code = 0) => {
   if (stopping) return;

@@ -21,6 +21,10 @@ export interface Config {
   assertionPrivateKey: JsonWebKey | null;
   assertionMode: AssertionMode;
   tokenPepper: string | undefined;
+  /** SPEC §11: tried after tokenPepper; a token found under it is re-digested on use. */
+  tokenPepperPrevious: string | undefined;
+  /** SPEC §11: public keys of earlier assertion signing keys, served beside the current one. */
+  assertionPreviousPublicKeys: JsonWebKey[];
   adminSecret: string | undefined;
   session: {
     secret: string | undefined;
@@ -93,6 +97,43 @@ function parsePrivateKey(raw: string | undefined): JsonWebKey | null {
   return jwk;
 }
 
+/** Members that make a JWK private (RFC 7518 §6.2.2, §6.3.2, §6.4.1). */
+const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/**
+ * ASSERTION_PREVIOUS_PUBLIC_KEYS: a JWKS (`{"keys": [...]}`) of public keys only. A private
+ * member is refused rather than stripped: it means the wrong value was pasted, and it would
+ * otherwise be published.
+ */
+function parsePreviousPublicKeys(raw: string | undefined): JsonWebKey[] {
+  if (!raw) return [];
+  const name = "ASSERTION_PREVIOUS_PUBLIC_KEYS";
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a JWKS (JSON)`);
+  }
+  const keys = (json as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys)) throw new ConfigError(`${name} must be a JWKS: {"keys": [...]}`);
+  return keys.map((key, i) => {
+    if (key === null || typeof key !== "object" || Array.isArray(key) || typeof (key as JsonWebKey).kty !== "string") {
+      throw new ConfigError(`${name}: key ${i + 1} is not a JWK`);
+    }
+    if (PRIVATE_JWK_MEMBERS.some((member) => Object.hasOwn(key, member))) {
+      throw new ConfigError(`${name}: key ${i + 1} holds private key material; give only public keys`);
+    }
+    return key as JsonWebKey;
+  });
+}
+
+function parsePreviousPepper(env: Env): string | undefined {
+  const previous = env.TOKEN_PEPPER_PREVIOUS || undefined;
+  if (previous && !env.TOKEN_PEPPER) throw new ConfigError("TOKEN_PEPPER_PREVIOUS needs TOKEN_PEPPER (the pepper being rotated to)");
+  if (previous && previous === env.TOKEN_PEPPER) throw new ConfigError("TOKEN_PEPPER_PREVIOUS equals TOKEN_PEPPER");
+  return previous;
+}
+
 function parseRoutePolicy(raw: string | undefined): RoutePolicy {
   if (!raw) return DEMO_POLICY;
   let json: unknown;
@@ -123,6 +164,8 @@ export function parseConfig(env: Env): Config {
     assertionPrivateKey: parsePrivateKey(env.ASSERTION_PRIVATE_KEY),
     assertionMode: parseAssertionMode(env.ASSERTION_MODE),
     tokenPepper: env.TOKEN_PEPPER || undefined,
+    tokenPepperPrevious: parsePreviousPepper(env),
+    assertionPreviousPublicKeys: parsePreviousPublicKeys(env.ASSERTION_PREVIOUS_PUBLIC_KEYS),
     adminSecret: env.ADMIN_SECRET || undefined,
     session: {
       secret: env.SESSION_SECRET || undefined,

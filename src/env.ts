@@ -19,6 +19,10 @@ export interface Env {
   /** ES256 private key as a JWK (JSON string). Secret. */
   ASSERTION_PRIVATE_KEY?: string;
   TOKEN_PEPPER?: string;
+  /** The pepper before the current one, during a rotation (SPEC §11). Secret. */
+  TOKEN_PEPPER_PREVIOUS?: string;
+  /** JWKS of earlier assertion public keys, served beside the current one (SPEC §11). */
+  ASSERTION_PREVIOUS_PUBLIC_KEYS?: string;
   ADMIN_SECRET?: string;
   SESSION_SECRET?: string;
   SESSION_JWKS_URL?: string;

@@ -3,6 +3,7 @@
  * `{"error": {"code": "snake_case_code", "message": "human sentence"}}`.
  */
 import { HTTPException } from "hono/http-exception";
+import { redactSecrets } from "./token/format";
 
 export const ERROR_STATUS = {
   invalid_request: 400,
@@ -56,8 +57,13 @@ export class StorageUnavailableError extends Error {
   }
 }
 
+/**
+ * The one JSON error shape. Messages and validation issues may quote what the caller sent (an
+ * id, a filter, a member list, a key); anything that could be a token secret is shown only as
+ * its hint (SPEC §11).
+ */
 export function errorResponse(error: ApiError): Response {
-  return new Response(JSON.stringify({ error: { code: error.code, message: error.message, ...error.details } }), {
+  return new Response(redactSecrets(JSON.stringify({ error: { code: error.code, message: error.message, ...error.details } })), {
     status: error.status,
     headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...error.headers },
   });

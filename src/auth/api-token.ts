@@ -4,18 +4,24 @@
  */
 import type { Config } from "../config";
 import { guard } from "../db/client";
-import { resolveTokenByDigest, type ResolvedToken } from "../db/auth";
+import { redigestToken, resolveTokenByDigest, type ResolvedToken } from "../db/auth";
 import { parseToken } from "../token/format";
 import { tokenDigest } from "../token/digest";
-import { cachedLookup } from "./cache";
+import { cachedLookup, invalidateCached } from "./cache";
 import { addressAllowed } from "./cidr";
 import type { Subject } from "./subject";
 
 export type TokenRejection = "malformed" | "unknown" | "revoked" | "expired" | "deleted" | "member_inactive" | "rotated";
 
 export type TokenCheck =
-  | { ok: true; token: ResolvedToken; subject: Subject }
+  | { ok: true; token: ResolvedToken; subject: Subject; redigest?: Redigest }
   | { ok: false; reason: TokenRejection; description: string };
+
+/** A token found under TOKEN_PEPPER_PREVIOUS: its stored digest, and the one under TOKEN_PEPPER. */
+export interface Redigest {
+  from: string;
+  to: string;
+}
 
 export async function verifyApiToken(db: D1Database, config: Config, credential: string, now = Date.now()): Promise<TokenCheck> {
   const parsed = parseToken(credential);
@@ -26,7 +32,49 @@ export async function verifyApiToken(db: D1Database, config: Config, credential:
   );
   // Defence in depth: the digest covers the prefix, but a row of the other kind is never ours.
   if (token && token.kind !== parsed.kind) return checkResolved(null, now);
-  return checkResolved(token, now);
+  if (token || !config.tokenPepperPrevious) return checkResolved(token, now);
+  return verifyUnderPreviousPepper(db, config, parsed, digest, now);
+}
+
+/**
+ * SPEC §11: during a pepper rotation a token not found under TOKEN_PEPPER is looked up under
+ * TOKEN_PEPPER_PREVIOUS (only then: the common case costs nothing more). A usable token found
+ * there carries the re-digest for the caller to schedule off the response path.
+ */
+async function verifyUnderPreviousPepper(
+  db: D1Database,
+  config: Config,
+  parsed: { kind: ResolvedToken["kind"]; token: string },
+  currentDigest: string,
+  now: number,
+): Promise<TokenCheck> {
+  const previousDigest = await tokenDigest(parsed.token, config.tokenPepperPrevious);
+  const token = await guard(() => resolveTokenByDigest(db, previousDigest), { timeoutMs: config.dbTimeoutMs, retry: true });
+  if (token && token.kind !== parsed.kind) return checkResolved(null, now);
+  const check = checkResolved(token, now);
+  return check.ok ? { ...check, redigest: { from: previousDigest, to: currentDigest } } : check;
+}
+
+/**
+ * Re-digest a token found under the previous pepper (SPEC §11), through ctx.waitUntil: never a
+ * write on the response path. The UPDATE is conditional on the stored digest, so concurrent
+ * uses write once and a regenerated secret is never overwritten. A failure is retried by the
+ * next use.
+ */
+export function scheduleRedigest(ctx: Pick<ExecutionContext, "waitUntil">, db: D1Database, check: TokenCheck, timeoutMs: number): void {
+  if (!check.ok || !check.redigest) return;
+  const { tokenId } = check.token;
+  const { from, to } = check.redigest;
+  ctx.waitUntil(
+    guard(() => redigestToken(db, tokenId, from, to), { timeoutMs })
+      .then((changed) => {
+        // Negative cache entries for the new digest must not outlive the change.
+        if (changed) invalidateCached({ tokenIds: [tokenId] });
+      })
+      .catch((err: unknown) => {
+        console.error(`portcullis: re-digest failed for token ${tokenId}`, err instanceof Error ? err.message : "");
+      }),
+  );
 }
 
 export function checkResolved(token: ResolvedToken | null, now: number): TokenCheck {

@@ -7,7 +7,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { hasTokenPrefix } from "../token/format";
-import { clientAddressAllowed, verifyApiToken } from "./api-token";
+import { clientAddressAllowed, scheduleRedigest, verifyApiToken } from "./api-token";
 import { readBearer } from "./bearer";
 import { addressNotAllowed, insufficientScope, invalidToken, missingCredential, multipleCredentials } from "./challenge";
 import { scheduleLastUse } from "./last-use";
@@ -35,6 +35,7 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
         if (!clientAddressAllowed(check.token, c.req.raw)) throw addressNotAllowed();
         c.set("subject", check.subject);
         scheduleLastUse(c.executionCtx, c.env.DB, check.token, config.dbTimeoutMs);
+        scheduleRedigest(c.executionCtx, c.env.DB, check, config.dbTimeoutMs);
         return next();
       }
       failure = check.description;

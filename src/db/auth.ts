@@ -174,3 +174,21 @@ export async function recordTokenUse(db: D1Database, token: ResolvedToken, now: 
     await touch.run();
   }
 }
+
+/**
+ * Move a token's digest from the previous pepper's to the current one's (SPEC §11). Only while
+ * the row still holds `from`: a concurrent re-digest or a regeneration wins. True if changed.
+ */
+export async function redigestToken(db: D1Database, tokenId: string, from: string, to: string): Promise<boolean> {
+  // Either secret of a rolled token (SPEC §9) may be the one found under the previous pepper.
+  const result = await db
+    .prepare(
+      `UPDATE api_tokens SET
+         digest = CASE WHEN digest = ?3 THEN ?1 ELSE digest END,
+         previous_digest = CASE WHEN previous_digest = ?3 THEN ?1 ELSE previous_digest END
+       WHERE id = ?2 AND (digest = ?3 OR previous_digest = ?3)`,
+    )
+    .bind(to, tokenId, from)
+    .run();
+  return result.meta.changes > 0;
+}

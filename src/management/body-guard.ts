@@ -5,10 +5,13 @@
  * and before parsing, so an oversized body is never buffered: a declared Content-Length over
  * the limit is refused unread, and every body is read through a counter that stops at the
  * limit, so a missing, malformed or understated Content-Length cannot get more through.
+ * A JSON body holding a `__proto__`, `constructor` or `prototype` key at any depth is a 400
+ * before any handler walks it (SPEC §11).
  */
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
+import { hasForbiddenKey } from "../safe-json";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -20,6 +23,17 @@ function allowedTypes(path: string): string[] {
   if (path.endsWith("/introspect")) return ["application/x-www-form-urlencoded"];
   if (path.includes("/scim/v2")) return ["application/scim+json", "application/json"];
   return ["application/json"];
+}
+
+/** Malformed JSON is left to the route's validator (400 with its own message). */
+function jsonHasForbiddenKey(bytes: Uint8Array): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return false;
+  }
+  return hasForbiddenKey(parsed);
 }
 
 export function bodyGuard(): MiddlewareHandler<AppEnv> {
@@ -56,6 +70,9 @@ export function bodyGuard(): MiddlewareHandler<AppEnv> {
     for (const chunk of chunks) {
       body.set(chunk, offset);
       offset += chunk.byteLength;
+    }
+    if (mediaType.endsWith("json") && jsonHasForbiddenKey(body)) {
+      throw new ApiError("invalid_request", "The request body holds a reserved key (__proto__, constructor or prototype).");
     }
     c.req.raw = new Request(request, { body });
     return next();

@@ -5,7 +5,7 @@
  * This is the per-request path, so it is a plain function of (request, env, ctx, config) with
  * no router or framework context in between; every failure becomes the JSON error shape here.
  */
-import { clientAddressAllowed, verifyApiToken } from "../auth/api-token";
+import { clientAddressAllowed, scheduleRedigest, verifyApiToken } from "../auth/api-token";
 import { readBearer } from "../auth/bearer";
 import { addressNotAllowed, insufficientScope, invalidToken, missingCredential, multipleCredentials } from "../auth/challenge";
 import { scheduleLastUse } from "../auth/last-use";
@@ -78,5 +78,6 @@ async function proxy(request: Request, env: Env, ctx: Pick<ExecutionContext, "wa
   const headers = upstreamRequestHeaders(request.headers);
   for (const pair of identity) headers.push(pair);
   scheduleLastUse(ctx, env.DB, token, config.dbTimeoutMs);
+  scheduleRedigest(ctx, env.DB, check, config.dbTimeoutMs);
   return forward(request, target, headers, config.upstreamTimeoutMs, config.upstreamBinding);
 }

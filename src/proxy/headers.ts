@@ -1,7 +1,8 @@
 /**
- * What reaches the upstream (SPEC §3.4): the client's headers minus Authorization, hop-by-hop
- * headers (RFC 9110 §7.6.1, plus any named in Connection), path-override headers and every
- * client-sent X-Portcullis-* header, plus the identity headers Portcullis vouches for.
+ * What reaches the upstream (SPEC §3 step 4): the client's headers minus Authorization, hop-by-hop
+ * headers (RFC 9110 §7.6.1, plus any named in Connection), path-override and client-address
+ * headers and every client-sent X-Portcullis-* header (with `_` read as `-` in each name), plus
+ * X-Forwarded-For / X-Forwarded-Host and the identity headers Portcullis vouches for.
  */
 import type { Subject } from "../auth/subject";
 
@@ -69,6 +70,32 @@ export function methodOverrides(headers: Headers, url: URL): string[] {
  */
 const PATH_OVERRIDE_HEADERS = new Set(["x-original-url", "x-rewrite-url"]);
 
+/**
+ * Where the client is, as a client could claim it (SPEC §3 step 4): never forwarded from the
+ * client; Portcullis sets X-Forwarded-For and X-Forwarded-Host itself. Any `x-forwarded-*` too.
+ */
+const CLIENT_ADDRESS_HEADERS = new Set(["forwarded", "x-real-ip", "true-client-ip", "x-client-ip"]);
+const FORWARDED_PREFIX = "x-forwarded-";
+
+/**
+ * Whether a client header must not reach the upstream because of what it names. CGI-style
+ * servers (PHP, WSGI, Rack) read `X_Portcullis_Subject_Id` as `X-Portcullis-Subject-Id`
+ * (both become HTTP_X_PORTCULLIS_SUBJECT_ID), so the name is judged with `_` read as `-`
+ * (SPEC §3 step 4). An underscore spelling of a method-override header is dropped too: the
+ * policy judges only the hyphenated ones (`methodOverrides`), which are forwarded.
+ */
+function smuggled(name: string): boolean {
+  const underscored = name.includes("_");
+  const canonical = underscored ? name.replaceAll("_", "-") : name;
+  return (
+    canonical.startsWith(IDENTITY_HEADER_PREFIX) ||
+    canonical.startsWith(FORWARDED_PREFIX) ||
+    PATH_OVERRIDE_HEADERS.has(canonical) ||
+    CLIENT_ADDRESS_HEADERS.has(canonical) ||
+    (underscored && (canonical === "authorization" || METHOD_OVERRIDE_HEADERS.includes(canonical)))
+  );
+}
+
 /** Header name/value pairs, as fetch() takes them (no Headers object to build and fill). */
 export type HeaderList = [string, string][];
 
@@ -78,7 +105,6 @@ export function upstreamRequestHeaders(incoming: Headers): HeaderList {
   const named = droppedByConnection(incoming);
   let originalHost: string | null = null;
   let clientIp: string | null = null;
-  let forwardedFor = -1;
   for (const [name, value] of incoming) {
     if (name === "host") {
       originalHost = value;
@@ -86,16 +112,12 @@ export function upstreamRequestHeaders(incoming: Headers): HeaderList {
     }
     if (name === "cf-connecting-ip") clientIp = value;
     if (HOP_BY_HOP.has(name) || named.has(name)) continue;
-    if (name === "authorization" || name.startsWith(IDENTITY_HEADER_PREFIX) || PATH_OVERRIDE_HEADERS.has(name)) continue;
-    if (name === "x-forwarded-for") forwardedFor = out.length;
+    if (name === "authorization" || smuggled(name)) continue;
     out.push([name, value]);
   }
+  // The edge's view of the client and of the Host it asked for replace whatever the client claimed.
   if (originalHost) out.push(["x-forwarded-host", originalHost]);
-  if (clientIp) {
-    // The edge's view of the client replaces whatever the client claimed.
-    if (forwardedFor >= 0) out.splice(forwardedFor, 1);
-    out.push(["x-forwarded-for", clientIp]);
-  }
+  if (clientIp) out.push(["x-forwarded-for", clientIp]);
   return out;
 }
 

@@ -13,9 +13,11 @@
  *   three times deep is refused (400): no single reading of it is safe.
  * - A protective rule (permissions or authenticated) applies when it matches ANY plausible
  *   reading of the path: as sent, percent-decoded except `/`, fully decoded (repeatedly, `\`
- *   as `/`), each with empty segments dropped, `;params` removed and letters lower-cased, and
- *   for a path starting with `//` also without its first segment (a URL parser's "host"). The
- *   strictest outcome wins (the union of the permissions required).
+ *   as `/`; a round that fails after the first decodes leniently, never stops half-way), each
+ *   also cut at a decoded `?` or `#`, with empty segments dropped, `;params` removed and letters
+ *   lower-cased, and for a path starting with `//` also without its first segment (a URL
+ *   parser's "host"). The strictest outcome wins (the union of the permissions required):
+ *   every reading judged is at least as strict as what any upstream may see.
  * - A public rule applies only to a path spelled exactly as the rule (same case, no
  *   percent-escapes, no `;`, no empty segment or trailing slash). Any other spelling needs a
  *   token, so a public rule can never be stretched over something else.
@@ -112,30 +114,53 @@ function segmentsOf(path: string): string[] {
     .filter((seg) => seg.length > 0);
 }
 
-/** Percent-decode one round; `keepSlashes` leaves %2F and %5C encoded. Null if not decodable. */
-function decodeOnce(path: string, keepSlashes: boolean): string | null {
+/** Runs of `%XX` escapes: decoded as UTF-8 when they are, else byte by byte (Latin-1). */
+const ESCAPE_RUN = /(?:%[0-9a-f]{2})+/gi;
+
+function decodeLeniently(part: string): string {
+  return part.replace(ESCAPE_RUN, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    }
+  });
+}
+
+/**
+ * Percent-decode one round; `keepSlashes` leaves %2F and %5C encoded. Strict (null if not
+ * decodable) unless `lenient`: then every valid escape is decoded and the rest kept, as the
+ * most forgiving upstream decoder would.
+ */
+function decodeOnce(path: string, keepSlashes: boolean, lenient = false): string | null {
+  const decode = lenient ? decodeLeniently : decodeURIComponent;
   try {
-    if (!keepSlashes) return decodeURIComponent(path);
+    if (!keepSlashes) return decode(path);
     return path
       .split(/(%2f|%5c)/i)
-      .map((part, i) => (i % 2 === 1 ? part : decodeURIComponent(part)))
+      .map((part, i) => (i % 2 === 1 ? part : decode(part)))
       .join("");
   } catch {
     return null;
   }
 }
 
-/** Decode until nothing changes (an upstream may decode more than once). */
+/**
+ * Decode until nothing changes (an upstream may decode more than once). A path that is not
+ * decodable as sent is refused; one that becomes undecodable only in a later round (a literal
+ * `%` such as `100%25`) goes on leniently, so no valid escape is left for the upstream's next
+ * round to decode into something the policy did not judge.
+ */
 function decodeFully(path: string, keepSlashes: boolean): string | null {
   let current = path;
   for (let round = 0; round < MAX_DECODE_ROUNDS; round++) {
-    const next = decodeOnce(current, keepSlashes);
-    if (next === null) return round === 0 ? null : current;
+    const next = decodeOnce(current, keepSlashes) ?? (round === 0 ? null : decodeOnce(current, keepSlashes, true));
+    if (next === null) return null;
     if (next === current) return current;
     current = next;
   }
   // Still encoded after that many rounds: refuse rather than guess how deep the upstream decodes.
-  const deeper = decodeOnce(current, keepSlashes);
+  const deeper = decodeOnce(current, keepSlashes, true);
   return deeper !== null && deeper !== current ? null : current;
 }
 
@@ -165,6 +190,11 @@ export function readRequestPath(pathname: string): RequestPath | null {
   const readings: string[][] = [];
   const seen = new Set<string>();
   const candidates = [pathname, decodedKeepingSlashes, decoded.replace(/\\/g, "/")];
+  // A decoded `?` or `#` ends the path for an upstream that decodes and then parses a URL again.
+  for (const path of [...candidates]) {
+    const end = path.search(/[?#]/);
+    if (end >= 0) candidates.push(path.slice(0, end));
+  }
   // A path starting with "//" is a network-path reference to URL parsers (`new URL(path, base)`):
   // an upstream using one routes it without its first segment, which it takes for a host.
   for (const path of [...candidates]) if (path.startsWith("//")) candidates.push(path.replace(/^\/+[^/]*/, ""));

@@ -6,6 +6,7 @@
  */
 import { parse, type Filter } from "scim2-parse-filter";
 import type { GroupFilter, MemberFilter } from "../db/scim";
+import { pathHasForbiddenKey } from "../safe-json";
 import { scimError } from "./errors";
 
 const CORE_URN = /^urn:ietf:params:scim:schemas:core:2\.0:(user|group):/i;
@@ -33,7 +34,9 @@ function equality<K extends string>(raw: string | undefined, columns: Record<str
     filter = { ...filter.valFilter, attrPath: `${filter.attrPath}.${filter.valFilter.attrPath}` };
   }
   if (filter.op !== "eq") throw invalid(`Only equality filters are supported here: ${supported}.`);
-  const column = columns[attribute(filter.attrPath)];
+  // An own-property lookup: `constructor` or `__proto__` must not find Object.prototype's (SPEC §11).
+  const name = attribute(filter.attrPath);
+  const column = Object.hasOwn(columns, name) && !pathHasForbiddenKey(name) ? columns[name] : undefined;
   if (!column) throw invalid(`Filtering on ${JSON.stringify(filter.attrPath)} is not supported; use ${supported}.`);
   if (typeof filter.compValue !== "string") throw invalid(`${filter.attrPath} is compared with a string.`);
   return { by: column, value: filter.compValue };

@@ -5,6 +5,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { guard, orm, type Orm } from "../db/client";
 import type { AppEnv } from "../env";
+import { hasForbiddenKey } from "../safe-json";
 import { scimError, SCIM_CONTENT_TYPE } from "./errors";
 
 export type ScimContext = Context<AppEnv>;
@@ -37,7 +38,10 @@ export function scimJson(body: unknown, status: 200 | 201 = 200, headers: Record
   return new Response(JSON.stringify(body), { status, headers: { "content-type": SCIM_CONTENT_TYPE, ...headers } });
 }
 
-/** The request body as a JSON object; anything else is 400 invalidSyntax. */
+/**
+ * The request body as a JSON object; anything else is 400 invalidSyntax, and so is a body
+ * holding a `__proto__`, `constructor` or `prototype` key at any depth (SPEC §11).
+ */
 export async function readObject(c: ScimContext): Promise<Record<string, unknown>> {
   let body: unknown;
   try {
@@ -48,6 +52,7 @@ export async function readObject(c: ScimContext): Promise<Record<string, unknown
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw scimError("invalid_request", "The request body must be a JSON object.", "invalidSyntax");
   }
+  if (hasForbiddenKey(body)) throw scimError("invalid_request", "The request body holds a reserved key (__proto__, constructor or prototype).", "invalidSyntax");
   return body as Record<string, unknown>;
 }
 

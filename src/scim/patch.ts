@@ -10,6 +10,7 @@
  *   rewritten to the RFC form `members[value eq "id"]` that Okta sends.
  */
 import { patchBodyValidation, scimPatch, type ScimPatchOperation, type ScimResource } from "scim-patch";
+import { isolatedCopy, pathHasForbiddenKey } from "../safe-json";
 import { scimError, type ScimType } from "./errors";
 import { PATCH_SCHEMA } from "./resources";
 
@@ -34,11 +35,22 @@ function memberRemovals(value: unknown[]): ScimPatchOperation[] {
     .map((id) => ({ op: "remove", path: `members[value eq "${id}"]` }));
 }
 
+/**
+ * SPEC §11: a path through __proto__, constructor or prototype would write to objects every
+ * tenant's requests share. (Keys inside `value` are refused with the whole body, readObject.)
+ */
+function refuseReservedPath(path: unknown): void {
+  if (typeof path === "string" && pathHasForbiddenKey(path)) {
+    throw scimError("invalid_request", "The PATCH path names a reserved attribute.", "invalidPath");
+  }
+}
+
 function normalise(raw: unknown): ScimPatchOperation[] {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw scimError("invalid_request", "Each PATCH operation must be an object.", "invalidSyntax");
   }
   const op = raw as { op?: unknown; path?: unknown; value?: unknown };
+  refuseReservedPath(op.path);
   const name = typeof op.op === "string" ? op.op.toLowerCase() : op.op;
   if (name === "remove" && typeof op.path === "string" && MEMBERS_PATH.test(op.path.trim()) && Array.isArray(op.value)) {
     return memberRemovals(op.value);
@@ -83,13 +95,18 @@ export function patchOperations(body: Record<string, unknown>): ScimPatchOperati
  * once its last value is removed and then refuses a filter on it, so the attributes named in
  * `arrays` are restored as empty lists between operations ("remove the last member, then
  * another one" is a no-op, as RFC 7644 §3.5.2.2 has it for an unmatched filter).
+ *
+ * The copy and every operation value are isolated copies and reserved paths are refused here
+ * too, whoever the caller (SPEC §11): scim-patch assigns by client-given path, and an isolated
+ * object has no shared prototype to reach (arrays keep theirs, hence the refusal).
  */
 export function applyPatch<T extends object>(resource: T, operations: ScimPatchOperation[], arrays: string[] = []): T {
-  let doc = resource as unknown as ScimResource & Record<string, unknown>;
+  const doc = isolatedCopy(resource) as unknown as ScimResource & Record<string, unknown>;
   try {
     for (const operation of operations) {
-      for (const name of arrays) if (doc[name] === undefined) doc = { ...doc, [name]: [] };
-      doc = scimPatch(doc, [operation], { mutateDocument: false, treatMissingAsAdd: true }) as typeof doc;
+      refuseReservedPath(operation.path);
+      for (const name of arrays) if (doc[name] === undefined) doc[name] = [];
+      scimPatch(doc, [isolatedCopy(operation)], { mutateDocument: true, treatMissingAsAdd: true });
     }
   } catch (err) {
     rethrow(err);

@@ -66,6 +66,21 @@ export function tokenHint(token: string): string {
   return token.slice(0, 4) + "…" + token.slice(-4);
 }
 
+/**
+ * Something in `text` that could be a token secret or a piece of one: a `pcu_`/`pcs_` run of at
+ * least 8 base62 characters (a whole secret, a truncated one, any case), or any run of 40 or
+ * more base62 characters (a secret pasted without its prefix). Ids and names are shorter.
+ */
+const SECRET_IN_TEXT = /pc[us]_[0-9a-z]{8,}|[0-9a-z]{40,}/gi;
+
+/**
+ * `text` with everything that could be a token secret replaced by its hint (SPEC §11: no
+ * error, in any API, echoes a token secret; only its hint).
+ */
+export function redactSecrets(text: string): string {
+  return text.replace(SECRET_IN_TEXT, (secret) => tokenHint(secret));
+}
+
 /** True when the string looks like one of our tokens at all (used to route management auth). */
 export function hasTokenPrefix(value: string): boolean {
   return value.startsWith("pcu_") || value.startsWith("pcs_");

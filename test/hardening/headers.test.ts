@@ -103,4 +103,51 @@ describe("headers reaching the upstream", () => {
     expect(seen!.headers["x-forwarded-for"]).toBe("203.0.113.5");
     expect(seen!.headers["host"]).not.toBe("api.example.com");
   });
+
+  it("underscore spellings of identity, path-override, method-override and address headers never reach the upstream", async () => {
+    const { token } = await seedIntegration([]);
+    const m = marker();
+    const smuggled = {
+      X_Portcullis_Subject_Id: "usr_admin",
+      "x_portcullis-permissions": "platform_management.users",
+      "X-Portcullis_Org_Id": "org_victim",
+      X_Original_URL: "/inspections/1",
+      x_rewrite_url: "/inspections/1",
+      X_HTTP_Method_Override: "DELETE",
+      X_Forwarded_For: "10.0.0.1",
+      X_Forwarded_Host: "evil.example",
+      X_Real_IP: "10.0.0.2",
+    };
+    const res = await send(`/any/${m}`, { headers: bearer(token.secret, { ...smuggled, "cf-connecting-ip": "203.0.113.9" }) });
+    expect(res.status).toBe(200);
+    const [seen] = await upstreamRequests(m);
+    const names = Object.keys(seen!.headers);
+    expect(names.filter((name) => name.includes("_"))).toEqual([]);
+    expect(seen!.headers["x-portcullis-subject-id"]).toBe(token.serviceUserId);
+    expect(seen!.headers["x-forwarded-for"]).toBe("203.0.113.9");
+  });
+
+  it("client-address headers the client sends never reach the upstream; Portcullis sets X-Forwarded-For and -Host itself", async () => {
+    const { token } = await seedIntegration([]);
+    const m = marker();
+    const claimed = {
+      forwarded: "for=10.0.0.1;host=evil.example;proto=http",
+      "x-forwarded-host": "evil.example",
+      "x-forwarded-proto": "http",
+      "x-forwarded-port": "8080",
+      "x-forwarded-prefix": "/admin",
+      "x-real-ip": "10.0.0.2",
+      "true-client-ip": "10.0.0.3",
+      "x-client-ip": "10.0.0.4",
+      "x-forwarded-for": "10.0.0.5",
+    };
+    const res = await send(`/any/${m}`, { headers: bearer(token.secret, claimed) });
+    expect(res.status).toBe(200);
+    const [seen] = await upstreamRequests(m);
+    for (const name of Object.keys(claimed)) {
+      // Set by Portcullis from Host and CF-Connecting-IP, never the client's value.
+      if (name === "x-forwarded-host" || name === "x-forwarded-for") expect(seen!.headers[name], name).not.toBe(claimed[name]);
+      else expect(seen!.headers[name], name).toBeUndefined();
+    }
+  });
 });

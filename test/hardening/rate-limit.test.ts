@@ -4,11 +4,10 @@
  * Once an IP is over its budget it gets 429 + Retry-After before any D1 read; valid tokens
  * from other clients are unaffected, and valid traffic never spends the budget.
  */
-import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { clearRateLimitBlocks, clientIp } from "../../src/auth/rate-limit";
 import { generateToken } from "../../src/token/format";
-import { PREFIX, bearer, call, countingDb, marker, upstreamRequests } from "../helpers/worker";
+import { PREFIX, bearer, call, countingDb, inOneWindow, marker, upstreamRequests } from "../helpers/worker";
 import { errorOf, fakeLimiter, seedIntegration, send } from "./support";
 
 afterEach(() => clearRateLimitBlocks());
@@ -84,12 +83,11 @@ describe("failed-authentication rate limit", () => {
   });
 
   it("the wrangler.toml binding (60 per minute, simulated locally) lets 60 failures through and limits the 61st", async () => {
-    const ip = "203.0.113.200";
-    const statuses: number[] = [];
-    for (let i = 0; i < 61; i++) {
-      const real = { AUTH_FAILURE_LIMITER: env.AUTH_FAILURE_LIMITER };
-      statuses.push((await call(`/any/${marker()}`, { headers: from(ip, "Bearer pcs_guess"), env: real })).status);
-    }
+    const statuses = await inOneWindow(async (ip) => {
+      const seen: number[] = [];
+      for (let i = 0; i < 61; i++) seen.push((await call(`/any/${marker()}`, { headers: from(ip, "Bearer pcs_guess") })).status);
+      return seen;
+    });
     expect(statuses.slice(0, 60)).toEqual(Array(60).fill(401));
     expect(statuses[60]).toBe(429);
   });
@@ -102,5 +100,29 @@ describe("failed-authentication rate limit", () => {
     expect(ip("::ffff:192.0.2.1")).toBe("192.0.2.1");
     expect(ip("192.0.2.1")).toBe("192.0.2.1");
     expect(ip("192.0.2.1")).not.toBe(ip("192.0.2.2"));
+  });
+
+  it("wrong operator secrets on POST /orgs count as failed authentications per client address (SPEC §11)", async () => {
+    const { limiter, counts } = fakeLimiter((_, count) => count <= 3);
+    const ip = "192.0.2.77";
+    const body = JSON.stringify({ name: "Guess", admin: { name: "G", email: "g@example.com" } });
+    const attempt = (secret: string, from = ip) =>
+      call(`${PREFIX}/orgs`, {
+        method: "POST",
+        headers: { "cf-connecting-ip": from, authorization: `Bearer ${secret}`, "content-type": "application/json" },
+        body,
+        env: { AUTH_FAILURE_LIMITER: limiter },
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await attempt(`guess-${i}`)).status);
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    expect(counts.get(ip)).toBe(4);
+    // Blocked: even the right secret waits, and nothing is compared or counted meanwhile.
+    const blocked = await attempt("test-admin-secret");
+    expect(blocked.status).toBe(429);
+    expect(blocked.headers.get("retry-after")).toBeTruthy();
+    expect(counts.get(ip)).toBe(4);
+    // Another client address is unaffected.
+    expect((await attempt("test-admin-secret", "192.0.2.78")).status).toBe(201);
   });
 });

@@ -1,7 +1,6 @@
 /**
- * Shared pieces of the proxy and hardening tests: a permissive rate limiter (so a file's many
- * deliberate failures do not trip the real one), seeded callers, and direct D1 edits that move
- * a token through time or state without waiting.
+ * Shared pieces of the proxy and hardening tests: a fake rate limiter that counts, seeded
+ * callers, and direct D1 edits that move a token through time or state without waiting.
  */
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
@@ -22,9 +21,9 @@ export function fakeLimiter(allow: (key: string, count: number) => boolean = () 
   return { limiter, counts };
 }
 
-/** A proxied request with a never-limiting AUTH_FAILURE_LIMITER unless the test gives its own. */
+/** A proxied request: the real AUTH_FAILURE_LIMITER, with a client address of its own (see `call`), unless the test gives its own. */
 export function send(path: string, options: CallOptions = {}): Promise<Response> {
-  return call(path, { ...options, env: { AUTH_FAILURE_LIMITER: fakeLimiter().limiter, ...options.env } });
+  return call(path, options);
 }
 
 export { errorOf, type ErrorBody } from "../helpers/errors";

@@ -7,7 +7,9 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { clearLastUseMarks } from "../../src/auth/last-use";
 import { bearer, countingDb, marker, upstreamRequests } from "../helpers/worker";
-import { seedIntegration, send, tokenRow, writeFailingDb } from "../hardening/support";
+import type { Env } from "../../src/env";
+import worker from "../../src/index";
+import { fakeLimiter, seedIntegration, send, tokenRow, writeFailingDb } from "../hardening/support";
 
 async function firstUseEvents(tokenId: string) {
   const { results } = await env.DB.prepare("SELECT * FROM activity_events WHERE type = 'token.first_used' AND target_id = ?1")
@@ -114,5 +116,44 @@ describe("last-use recording", () => {
     });
     expect(res.status).toBe(200);
     expect((await tokenRow(token.id))!.last_used_at).toBeNull();
+  });
+
+  it("the last-use write goes through ctx.waitUntil: the response is sent while the write is still held", async () => {
+    const { token } = await seedIntegration();
+    // Writes wait for the gate; D1's timeout is far above this test's patience, so an inline
+    // write would hold the response for a minute.
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let writesStarted = 0;
+    const gated = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "batch") {
+          return async (statements: D1PreparedStatement[]) => {
+            writesStarted++;
+            await gate;
+            return target.batch(statements);
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const waited: Promise<unknown>[] = [];
+    const ctx = { waitUntil: (p: Promise<unknown>) => void waited.push(p), passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
+    const m = marker();
+    const request = new Request(`https://portcullis.test/inspections/${m}`, { headers: bearer(token.secret) });
+    const response = worker.fetch(request as Parameters<typeof worker.fetch>[0], { ...env, DB: gated, DB_TIMEOUT_MS: "60000", AUTH_FAILURE_LIMITER: fakeLimiter().limiter } as Env, ctx);
+    const patience = new Promise<"held">((resolve) => setTimeout(() => resolve("held"), 3_000));
+    const res = await Promise.race([response, patience]);
+    expect(res, "the response waited for the last-use write").not.toBe("held");
+    expect((res as Response).status).toBe(200);
+    expect(writesStarted).toBe(1);
+    expect(waited.length).toBeGreaterThanOrEqual(1);
+    expect((await tokenRow(token.id))!.last_used_at).toBeNull();
+
+    openGate();
+    await Promise.all(waited);
+    expect((await tokenRow(token.id))!.last_used_at).not.toBeNull();
+    expect(await upstreamRequests(m)).toHaveLength(1);
   });
 });

@@ -56,6 +56,13 @@ describe("demo policy decisions", () => {
     "//health/inspections/42",
     "//anything/inspections",
     "/%2fhealth/inspections/42",
+    "/inspections%3F/42",
+    "/inspections%3f",
+    "/inspections%253F/42",
+    "/inspections%23/42",
+    "/%2569nspections/42%25",
+    "/%2569nspections/42%25zz",
+    "/%252569nspections/%25E0%25A4%25A",
   ])("every other spelling of /inspections still needs inspections.view: %s", (path) => {
     expect(decide(DEMO_POLICY, "GET", path)).toEqual(VIEW);
   });
@@ -159,7 +166,18 @@ describe("path confusion through the proxy", () => {
   it("a token without inspections.view is refused on every spelling, and the upstream sees nothing", async () => {
     const { token } = await seedIntegration([]);
     const m = marker();
-    const spellings = [`//inspections/${m}`, `/INSPECTIONS/${m}`, `/inspections;x/${m}`, `/%69nspections/${m}`, `/inspections%2f${m}`];
+    const spellings = [
+      `//inspections/${m}`,
+      `/INSPECTIONS/${m}`,
+      `/inspections;x/${m}`,
+      `/%69nspections/${m}`,
+      `/inspections%2f${m}`,
+      // A decoded "?" or "#" ends the path for an upstream that decodes once more.
+      `/inspections%3F/${m}`,
+      `/inspections%2523/${m}`,
+      // A later decoding round that fails must not leave a half-decoded reading.
+      `/%2569nspections/${m}%25`,
+    ];
     for (const path of spellings) {
       for (const method of ["GET", "HEAD"]) {
         const res = await send(path, { method, headers: bearer(token.secret) });

@@ -22,15 +22,21 @@ describe("token format (SPEC §2)", () => {
   });
 
   it("writes the checksum in base62, most significant digit first, 0-padded", () => {
-    // 0xCBF43926 = 3421780262 = 3·62^5 + 45·62^4 + 42·62^3 + 50·62^2 + 35·62 + 36 (checked by hand below)
-    let n = 0xcbf43926;
-    let expected = "";
-    for (let i = 0; i < 6; i++) {
-      expected = BASE62[n % 62] + expected;
-      n = Math.floor(n / 62);
-    }
-    expect(checksum("123456789")).toBe(expected);
+    // 0xCBF43926 = 3421780262 = 3·62^5 + 45·62^4 + 35·62^3 + 27·62^2 + 22·62 + 14 → "3jZRME".
+    expect(checksum("123456789")).toBe("3jZRME");
     expect(checksum("")).toBe("000000");
+  });
+
+  // Literals computed outside this code base (Python: zlib.crc32, then base62 by divmod), so a
+  // change to the CRC, the alphabet, the digit order or the padding fails here.
+  it.each([
+    ["pcu_0000000000000000000000000000000000000000000", "0jNAZk"],
+    ["pcs_zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", "156s6N"],
+    ["pcu_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg", "3WSKLW"],
+    ["pcs_4d3c2b1aZYXWVUTSRQPONMLKJIHGFEDCBA987654321", "2iuwak"],
+  ])("pins the checksum of a known token: %s → %s", (body, expected) => {
+    expect(checksum(body)).toBe(expected);
+    expect(parseToken(body + expected)).toEqual({ ok: true, kind: body.startsWith("pcu_") ? "user" : "service_user", token: body + expected });
   });
 
   it("rejects a wrong prefix, length, alphabet or checksum", () => {

@@ -82,7 +82,9 @@ export function registerCredentialsRevoke(app: ManagementApp): void {
       if (parsed.ok) wellFormed.add(parsed.token);
     }
     if (wellFormed.size > 0) {
-      const digests = await Promise.all([...wellFormed].map((token) => tokenDigest(token, config.tokenPepper)));
+      // During a pepper rotation a leaked token may still be stored under the previous pepper (SPEC §11).
+      const peppers = config.tokenPepperPrevious ? [config.tokenPepper, config.tokenPepperPrevious] : [config.tokenPepper];
+      const digests = await Promise.all([...wellFormed].flatMap((token) => peppers.map((pepper) => tokenDigest(token, pepper))));
       const revoked = await guard(() => revokeLeakedTokens(orm(c.env.DB), digests, Date.now()), {
         timeoutMs: config.dbTimeoutMs,
         retry: false,

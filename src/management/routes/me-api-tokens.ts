@@ -7,6 +7,7 @@ import { invalidateCached } from "../../auth/cache";
 import { invalidToken } from "../../auth/challenge";
 import { requireSession } from "../../auth/middleware";
 import type { Subject } from "../../auth/subject";
+import { signedInWithin } from "../../auth/session";
 import { guard, orm } from "../../db/client";
 import { isActiveMember, listUserTokens, revokeToken, type TokenRecord } from "../../db/token-lifecycle";
 import { createUserToken } from "../../db/tokens";
@@ -92,7 +93,7 @@ export function registerMeApiTokens(app: ManagementApp): void {
     // Any API token (a service user's included) is refused with session_required (SPEC §4).
     requireSession(subject);
     const now = Date.now();
-    if (subject.authTime === null || Math.floor(now / 1000) - subject.authTime > REAUTHENTICATION_WINDOW_SECONDS) {
+    if (!signedInWithin(subject.authTime, REAUTHENTICATION_WINDOW_SECONDS, now)) {
       throw new ApiError(
         "reauthentication_required",
         "Generating an API token needs a fresh sign-in: authenticate again with your identity provider, then retry within 5 minutes.",

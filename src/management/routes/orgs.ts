@@ -7,6 +7,7 @@ import { bootstrapOrganization } from "../../db/bootstrap";
 import { guard, orm } from "../../db/client";
 import { readBearer } from "../../auth/bearer";
 import { missingCredential, invalidToken } from "../../auth/challenge";
+import { blockedResponse, clientIp, noteAuthFailure } from "../../auth/rate-limit";
 import { errorResponses, iso, json, NameSchema, type ManagementApp } from "../common";
 
 const CreateOrgBody = z
@@ -51,11 +52,18 @@ async function constantTimeEqual(a: string, b: string): Promise<boolean> {
 
 export function registerOrgs(app: ManagementApp) {
   // The operator check runs before body validation, so an unauthenticated caller learns nothing.
+  // A wrong secret is a failed authentication like any other: counted per client address, and
+  // a client over the limit gets 429 before the secret is even compared (SPEC §11).
   app.use("/orgs", async (c, next) => {
     const secret = c.get("config").adminSecret;
     const bearer = readBearer(c.req.header("authorization") ?? null);
     if (!bearer.ok) throw missingCredential("This request needs the operator secret: Authorization: Bearer <ADMIN_SECRET>.");
-    if (!secret || !(await constantTimeEqual(bearer.credential, secret))) throw invalidToken("operator secret is wrong");
+    const ip = clientIp(c.req.raw);
+    const blocked = blockedResponse(ip);
+    if (blocked) throw blocked;
+    if (!secret || !(await constantTimeEqual(bearer.credential, secret))) {
+      throw (await noteAuthFailure(c.env.AUTH_FAILURE_LIMITER, ip)) ?? invalidToken("operator secret is wrong");
+    }
     return next();
   });
   app.openapi(route, async (c) => {
