@@ -14,6 +14,8 @@ export interface CallOptions extends RequestInit {
   env?: Partial<Env>;
   /** Wait for ctx.waitUntil work (last-use writes) before returning. Default true. */
   settle?: boolean;
+  /** Send no CF-Connecting-IP at all (SPEC §9: a request with no client address). */
+  noClientAddress?: boolean;
 }
 
 /**
@@ -28,10 +30,10 @@ export function freshClientAddress(): string {
 }
 
 export async function call(path: string, options: CallOptions = {}): Promise<Response> {
-  const { env: overrides, settle = true, ...init } = options;
+  const { env: overrides, settle = true, noClientAddress = false, ...init } = options;
   const ctx = createExecutionContext();
   const headers = new Headers(init.headers);
-  if (!headers.has("cf-connecting-ip")) headers.set("cf-connecting-ip", freshClientAddress());
+  if (!noClientAddress && !headers.has("cf-connecting-ip")) headers.set("cf-connecting-ip", freshClientAddress());
   const request = new Request(ORIGIN + path, { ...init, headers }) as Parameters<typeof worker.fetch>[0];
   const response = await worker.fetch(request, { ...env, ...overrides } as Env, ctx);
   if (settle) await waitOnExecutionContext(ctx);
