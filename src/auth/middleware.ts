@@ -13,7 +13,7 @@ import { insufficientScope, invalidToken, missingCredential, multipleCredentials
 import { scheduleLastUse } from "./last-use";
 import { blockedResponse, clientIp, noteAuthFailure } from "./rate-limit";
 import { verifySession } from "./session";
-import type { Subject } from "./subject";
+import type { Subject } from "../domain/subject";
 
 export function authenticate(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

@@ -4,10 +4,9 @@
  * field names, and the mapping of data-layer results to API errors.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
 import { invalidateCached } from "../auth/cache";
 import { requirePermissions } from "../auth/middleware";
-import { guard, orm } from "../db/client";
+import { orm } from "../db/client";
 import {
   createInCollection,
   deleteFromCollection,
@@ -18,18 +17,18 @@ import {
   type Member,
   type UnknownRefs,
 } from "../db/directory";
-import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
+import { pageAfter } from "../http/paging";
+import { read, write } from "../http/storage";
 import { PERMISSION_PATTERN } from "../permissions";
 import {
   actorOf,
   BEARER_SECURITY,
-  decodeCursor,
   errorResponses,
   IdParam,
   json,
   NameSchema,
-  page,
+  paginate,
   PaginationQuery,
   shownId,
   type ManagementApp,
@@ -172,22 +171,7 @@ export function requirePermissionOn(app: ManagementApp, base: string, permission
   }
 }
 
-/** D1 reads may retry once; writes never (a retried write could apply twice). */
-export function read<T>(c: Context<AppEnv>, op: () => Promise<T>): Promise<T> {
-  return guard(op, { timeoutMs: c.get("config").dbTimeoutMs, retry: true });
-}
-
-export function write<T>(c: Context<AppEnv>, op: () => Promise<T>): Promise<T> {
-  return guard(op, { timeoutMs: c.get("config").dbTimeoutMs, retry: false });
-}
-
-/**
- * The page after `cursor` in creation order. Call it outside `read(...)`: a bad cursor is a
- * 400 from here, and `guard` would turn any error thrown inside it into a 503.
- */
-export function pageAfter(query: { limit: number; cursor?: string | undefined }) {
-  return { afterId: decodeCursor(query.cursor), limit: query.limit };
-}
+export { pageAfter, read, write };
 
 // ---------------------------------------------------------------------------------------------
 // Groups and sites share one shape ({id, name}) and one set of routes.
@@ -270,7 +254,7 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
     const query = c.req.valid("query");
     const after = pageAfter(query);
     const rows = await read(c, () => listCollection(orm(c.env.DB), spec.kind, subject.orgId, after));
-    const { rows: items, nextCursor } = page(rows, query.limit);
+    const { rows: items, nextCursor } = paginate(rows, query.limit);
     return c.json({ data: items, next_cursor: nextCursor }, 200);
   });
 

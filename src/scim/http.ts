@@ -3,7 +3,7 @@
  * bodies, list paging (RFC 7644 §3.4.2.4), absolute resource URLs, and D1 access through `guard`.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { guard, orm, type Orm } from "../db/client";
+import { orm, type Orm } from "../db/client";
 import type { AppEnv } from "../env";
 import { scimError, SCIM_CONTENT_TYPE } from "./errors";
 
@@ -86,12 +86,4 @@ export function db(c: ScimContext): Orm {
   return orm(c.env.DB);
 }
 
-/** A D1 read (retried once on a transient error). */
-export function read<T>(c: ScimContext, op: () => Promise<T>): Promise<T> {
-  return guard(op, { timeoutMs: c.get("config").dbTimeoutMs, retry: true });
-}
-
-/** A D1 write (never retried: it could apply twice). */
-export function write<T>(c: ScimContext, op: () => Promise<T>): Promise<T> {
-  return guard(op, { timeoutMs: c.get("config").dbTimeoutMs, retry: false });
-}
+export { read, write } from "../http/storage";

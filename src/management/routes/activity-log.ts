@@ -8,7 +8,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { listActivity } from "../../db/activity-log";
 import { orm } from "../../db/client";
 import type { ActivityEventRow } from "../../db/schema";
-import { BEARER_SECURITY, decodeCursor, errorResponses, iso, json, page, PaginationQuery, type ManagementApp } from "../common";
+import { BEARER_SECURITY, decodeCursor, errorResponses, iso, json, paginate, PaginationQuery, type ManagementApp } from "../common";
 import { read, requirePermissionOn } from "../directory-resource";
 
 const ActorType = z.enum(["user", "service_user", "system", "operator"]);
@@ -82,7 +82,7 @@ export function registerActivityLog(app: ManagementApp): void {
         { beforeId, limit: query.limit },
       ),
     );
-    const { rows: events, nextCursor } = page(rows, query.limit);
+    const { rows: events, nextCursor } = paginate(rows, query.limit);
     return c.json({ data: events.map(serializeEvent), next_cursor: nextCursor }, 200);
   });
 }

@@ -6,13 +6,13 @@ import { createRoute } from "@hono/zod-openapi";
 import { invalidateCached } from "../../auth/cache";
 import { invalidToken } from "../../auth/challenge";
 import { requireSession } from "../../auth/middleware";
-import type { Subject } from "../../auth/subject";
+import type { Subject } from "../../domain/subject";
 import { guard, orm } from "../../db/client";
 import { isActiveMember, listUserTokens, revokeToken, type TokenRecord } from "../../db/token-lifecycle";
 import { createUserToken } from "../../db/tokens";
 import { ApiError } from "../../errors";
 import { USER_TOKEN_INACTIVITY_DAYS, USER_TOKEN_LIMIT } from "../../permissions";
-import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, json, page, PaginationQuery, type ManagementApp } from "../common";
+import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, json, paginate, PaginationQuery, type ManagementApp } from "../common";
 import {
   CreateUserApiTokenBody,
   NewUserApiTokenSchema,
@@ -83,7 +83,7 @@ export function registerMeApiTokens(app: ManagementApp): void {
       { timeoutMs: config.dbTimeoutMs, retry: true },
     );
     const now = Date.now();
-    const result = page(rows, limit);
+    const result = paginate(rows, limit);
     return c.json({ data: result.rows.map((t) => userApiTokenResource(t, now)), next_cursor: result.nextCursor }, 200);
   });
 

@@ -13,7 +13,7 @@ import {
   listPermissionSets,
   updatePermissionSet,
 } from "../../db/directory";
-import { actorOf, BEARER_SECURITY, errorResponses, IdParam, json, page, PaginationQuery, type ManagementApp } from "../common";
+import { actorOf, BEARER_SECURITY, errorResponses, IdParam, json, paginate, PaginationQuery, type ManagementApp } from "../common";
 import {
   CreatePermissionSetBody,
   notFound,
@@ -97,7 +97,7 @@ export function registerPermissionSets(app: ManagementApp): void {
     const query = c.req.valid("query");
     const after = pageAfter(query);
     const rows = await read(c, () => listPermissionSets(orm(c.env.DB), subject.orgId, after));
-    const { rows: sets, nextCursor } = page(rows, query.limit);
+    const { rows: sets, nextCursor } = paginate(rows, query.limit);
     return c.json({ data: sets, next_cursor: nextCursor }, 200);
   });
 

@@ -24,7 +24,7 @@ import { createServiceToken } from "../../db/tokens";
 import type { AppEnv } from "../../env";
 import { ApiError } from "../../errors";
 import { DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS, SERVICE_TOKEN_LIMIT } from "../../permissions";
-import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, json, page, PaginationQuery, shownId, type ManagementApp } from "../common";
+import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, json, paginate, PaginationQuery, shownId, type ManagementApp } from "../common";
 import {
   CreateServiceTokenBody,
   EditServiceTokenBody,
@@ -162,7 +162,7 @@ export function registerServiceTokens(app: ManagementApp): void {
       retry: true,
     });
     const now = Date.now();
-    const result = page(rows, limit);
+    const result = paginate(rows, limit);
     return c.json({ data: result.rows.map((t) => serviceTokenResource(t, now)), next_cursor: result.nextCursor }, 200);
   });
 

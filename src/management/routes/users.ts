@@ -10,7 +10,7 @@ import { orm } from "../../db/client";
 import { createMember, findMember, listMembers, updateMember, type MemberWriteResult } from "../../db/directory";
 import { setMemberStatus } from "../../db/members";
 import { ApiError } from "../../errors";
-import { actorOf, BEARER_SECURITY, errorResponses, IdParam, json, page, PaginationQuery, type ManagementApp } from "../common";
+import { actorOf, BEARER_SECURITY, errorResponses, IdParam, json, paginate, PaginationQuery, type ManagementApp } from "../common";
 import {
   CreateUserBody,
   notFound,
@@ -109,7 +109,7 @@ export function registerUsers(app: ManagementApp): void {
     const query = c.req.valid("query");
     const after = pageAfter(query);
     const rows = await read(c, () => listMembers(orm(c.env.DB), subject.orgId, after));
-    const { rows: members, nextCursor } = page(rows, query.limit);
+    const { rows: members, nextCursor } = paginate(rows, query.limit);
     return c.json({ data: members.map(serializeUser), next_cursor: nextCursor }, 200);
   });
 
