@@ -9,7 +9,7 @@ import { ApiError } from "../errors";
 import { hasTokenPrefix } from "../token/format";
 import { verifyApiToken } from "./api-token";
 import { readBearer } from "./bearer";
-import { insufficientScope, invalidToken, missingCredential, multipleCredentials } from "./challenge";
+import { invalidToken, missingCredential, multipleCredentials } from "./challenge";
 import { scheduleLastUse } from "./last-use";
 import { blockedResponse, clientIp, noteAuthFailure } from "./rate-limit";
 import { verifySession } from "./session";
@@ -46,13 +46,6 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
     }
     throw (await noteAuthFailure(c.env.AUTH_FAILURE_LIMITER, ip)) ?? invalidToken(failure);
   };
-}
-
-/** 403 unless the subject's current permission sets hold every one of `permissions`. */
-export function requirePermissions(subject: Subject, ...permissions: string[]): void {
-  const held = new Set(subject.permissions);
-  const missing = permissions.filter((p) => !held.has(p));
-  if (missing.length > 0) throw insufficientScope(missing);
 }
 
 /** 403 session_required unless the caller holds a session (API tokens never do). */

@@ -9,7 +9,7 @@
  * reads the row back as that transaction left it.
  */
 import { sql, type SQL } from "drizzle-orm";
-import { DAY_MS, SERVICE_TOKEN_LIMIT } from "../permissions";
+import { DAY_MS, SERVICE_TOKEN_LIMIT } from "../domain/tokens";
 import { tokenDigest } from "../token/digest";
 import { generateToken, tokenHint } from "../token/format";
 import type { Actor } from "./activity";

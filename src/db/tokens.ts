@@ -5,7 +5,7 @@
  * so no two creations can both see the last free slot.
  */
 import { sql } from "drizzle-orm";
-import { DAY_MS, SERVICE_TOKEN_LIMIT, USER_TOKEN_INACTIVITY_DAYS, USER_TOKEN_LIMIT } from "../permissions";
+import { DAY_MS, SERVICE_TOKEN_LIMIT, USER_TOKEN_INACTIVITY_DAYS, USER_TOKEN_LIMIT } from "../domain/tokens";
 import { generateToken, tokenHint } from "../token/format";
 import { tokenDigest } from "../token/digest";
 import type { ActivityInput, Actor } from "./activity";

@@ -5,7 +5,6 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { invalidateCached } from "../auth/cache";
-import { requirePermissions } from "../auth/middleware";
 import { orm } from "../db/client";
 import {
   createInCollection,
@@ -18,9 +17,10 @@ import {
   type UnknownRefs,
 } from "../db/directory";
 import { ApiError } from "../errors";
+import { protect, under } from "../http/authorize";
 import { pageAfter } from "../http/paging";
 import { read, write } from "../http/storage";
-import { PERMISSION_PATTERN } from "../permissions";
+import { PERMISSION_PATTERN, type PlatformPermission } from "../domain/permissions";
 import {
   actorOf,
   BEARER_SECURITY,
@@ -158,19 +158,6 @@ export function unknownRefsError(unknown: UnknownRefs): ApiError {
   );
 }
 
-/**
- * The route's permission, checked before any input validation so a caller without it learns
- * nothing about the route's schema (403 before 400). `/x/*` covers the item routes below `/x`.
- */
-export function requirePermissionOn(app: ManagementApp, base: string, permission: string): void {
-  for (const path of [base, `${base}/*`]) {
-    app.use(path, async (c, next) => {
-      requirePermissions(c.get("subject"), permission);
-      return next();
-    });
-  }
-}
-
 export { pageAfter, read, write };
 
 // ---------------------------------------------------------------------------------------------
@@ -181,7 +168,7 @@ export interface CollectionSpec {
   /** Path below the prefix, e.g. "/groups". */
   path: string;
   tag: string;
-  permission: string;
+  permission: PlatformPermission;
   /** OpenAPI component name, e.g. "Group". */
   schemaName: string;
   noun: string;
@@ -247,7 +234,7 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
     responses: { 204: { description: "Deleted" }, ...errorResponses(404) },
   });
 
-  requirePermissionOn(app, spec.path, spec.permission);
+  protect(app, under(spec.path), { permissions: [spec.permission] });
 
   app.openapi(list, async (c) => {
     const subject = c.get("subject");

@@ -5,7 +5,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { ServiceTokenRecord, TokenRecord } from "../db/token-lifecycle";
-import { DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS, SERVICE_TOKEN_INACTIVITY_DAYS } from "../permissions";
+import { DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS, SERVICE_TOKEN_INACTIVITY_DAYS } from "../domain/tokens";
 import { iso, NameSchema } from "./common";
 
 export const TokenStatusSchema = z.enum(["active", "revoked", "expired"]).openapi("TokenStatus");

@@ -9,13 +9,14 @@ import type { ApiApp } from "../http/router";
 import { registerScimDiscovery } from "./discovery";
 import { scimErrorShape } from "./errors";
 import { registerScimGroups } from "./groups";
-import { requireProvisioner } from "./http";
+import { protect } from "../http/authorize";
+import { PROVISIONER } from "./http";
 import { registerScimUsers } from "./users";
 
 export function registerScim(app: ApiApp): void {
   // Errors are rewritten to SCIM's shape by scimErrorShape(), installed in createApiApp
   // before the body guard and authenticate(), so every failure on /scim/v2 is covered.
-  app.use("/scim/v2/*", requireProvisioner);
+  protect(app, ["/scim/v2/*"], PROVISIONER);
   registerScimDiscovery(app);
   registerScimUsers(app);
   registerScimGroups(app);

@@ -9,7 +9,9 @@ import { listActivity } from "../../db/activity-log";
 import { orm } from "../../db/client";
 import type { ActivityEventRow } from "../../db/schema";
 import { BEARER_SECURITY, decodeCursor, errorResponses, iso, json, paginate, PaginationQuery, type ManagementApp } from "../common";
-import { read, requirePermissionOn } from "../directory-resource";
+import { read } from "../directory-resource";
+import { PERMISSION } from "../../domain/permissions";
+import { protect, under } from "../../http/authorize";
 
 const ActorType = z.enum(["user", "service_user", "system", "operator"]);
 
@@ -69,7 +71,7 @@ function serializeEvent(row: ActivityEventRow) {
 }
 
 export function registerActivityLog(app: ManagementApp): void {
-  requirePermissionOn(app, "/activity-log", "platform_management.audit_log");
+  protect(app, under("/activity-log"), { permissions: [PERMISSION.auditLog] });
   app.openapi(route, async (c) => {
     const subject = c.get("subject");
     const query = c.req.valid("query");

@@ -9,15 +9,12 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
-import type { MiddlewareHandler } from "hono";
 import { verifyApiToken } from "../../auth/api-token";
-import { requirePermissions } from "../../auth/middleware";
 import { guard, orm } from "../../db/client";
 import { apiTokens } from "../../db/schema";
-import type { AppEnv } from "../../env";
+import { PERMISSION } from "../../domain/permissions";
+import { protect } from "../../http/authorize";
 import { BEARER_SECURITY, errorResponses, json, type ManagementApp } from "../common";
-
-const MANAGE = "integrations.manage";
 
 // RFC 7662 §2.1: other parameters (e.g. token_type_hint) may be sent and are ignored.
 const IntrospectionRequest = z
@@ -58,16 +55,11 @@ const route = createRoute({
   },
 });
 
-/** The permission check runs before the body is read, so a caller without it learns nothing. */
-const requireManage: MiddlewareHandler<AppEnv> = async (c, next) => {
-  requirePermissions(c.get("subject"), MANAGE);
-  return next();
-};
-
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
 export function registerIntrospect(app: ManagementApp): void {
-  app.use("/introspect", requireManage);
+  // Checked before the body is read, so a caller without the permission learns nothing.
+  protect(app, ["/introspect"], { permissions: [PERMISSION.integrationsManage] });
   app.openapi(route, async (c) => {
     const { token } = c.req.valid("form");
     const subject = c.get("subject");

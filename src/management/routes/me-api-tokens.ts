@@ -11,7 +11,7 @@ import { guard, orm } from "../../db/client";
 import { isActiveMember, listUserTokens, revokeToken, type TokenRecord } from "../../db/token-lifecycle";
 import { createUserToken } from "../../db/tokens";
 import { ApiError } from "../../errors";
-import { USER_TOKEN_INACTIVITY_DAYS, USER_TOKEN_LIMIT } from "../../permissions";
+import { USER_TOKEN_INACTIVITY_DAYS, USER_TOKEN_LIMIT } from "../../domain/tokens";
 import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, json, paginate, PaginationQuery, type ManagementApp } from "../common";
 import {
   CreateUserApiTokenBody,

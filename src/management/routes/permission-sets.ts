@@ -6,6 +6,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { invalidateCached } from "../../auth/cache";
 import { orm } from "../../db/client";
+import { PERMISSION } from "../../domain/permissions";
+import { protect, under } from "../../http/authorize";
 import {
   createPermissionSet,
   deletePermissionSet,
@@ -21,12 +23,10 @@ import {
   PermissionSetListSchema,
   PermissionSetSchema,
   read,
-  requirePermissionOn,
   UpdatePermissionSetBody,
   write,
 } from "../directory-resource";
 
-const PERMISSION = "platform_management.permissions";
 const tags = ["Permission sets"];
 
 const listRoute = createRoute({
@@ -90,7 +90,7 @@ function normalize(permissions: string[]): string[] {
 }
 
 export function registerPermissionSets(app: ManagementApp): void {
-  requirePermissionOn(app, "/permission-sets", PERMISSION);
+  protect(app, under("/permission-sets"), { permissions: [PERMISSION.permissions] });
 
   app.openapi(listRoute, async (c) => {
     const subject = c.get("subject");

@@ -5,9 +5,7 @@
  * atomically in D1 (db/token-lifecycle.ts); an id from another org is 404.
  */
 import { createRoute } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
 import { invalidateCached } from "../../auth/cache";
-import { requirePermissions } from "../../auth/middleware";
 import { guard, orm } from "../../db/client";
 import {
   allPermissionSetIds,
@@ -21,9 +19,10 @@ import {
   type ServiceTokenRecord,
 } from "../../db/token-lifecycle";
 import { createServiceToken } from "../../db/tokens";
-import type { AppEnv } from "../../env";
+import { PERMISSION } from "../../domain/permissions";
 import { ApiError } from "../../errors";
-import { DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS, SERVICE_TOKEN_LIMIT } from "../../permissions";
+import { protect, under } from "../../http/authorize";
+import { DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS, SERVICE_TOKEN_LIMIT } from "../../domain/tokens";
 import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, json, paginate, PaginationQuery, shownId, type ManagementApp } from "../common";
 import {
   CreateServiceTokenBody,
@@ -33,8 +32,6 @@ import {
   ServiceTokenSchema,
   serviceTokenResource,
 } from "../token-resource";
-
-const MANAGE = "integrations.manage";
 
 const TAGS = ["Service user API tokens"];
 
@@ -133,12 +130,6 @@ function notFound(): ApiError {
   return new ApiError("not_found", "No such service user API token in this organization.");
 }
 
-/** The permission check runs before body validation, so a caller without it learns nothing about the route's input. */
-const requireManage: MiddlewareHandler<AppEnv> = async (c, next) => {
-  requirePermissions(c.get("subject"), MANAGE);
-  return next();
-};
-
 /** 400 unless every id is a permission set of the caller's org (another org's id is unknown here). */
 async function checkPermissionSets(db: ReturnType<typeof orm>, orgId: string, ids: string[], timeoutMs: number): Promise<string[]> {
   const unique = [...new Set(ids)];
@@ -150,8 +141,7 @@ async function checkPermissionSets(db: ReturnType<typeof orm>, orgId: string, id
 }
 
 export function registerServiceTokens(app: ManagementApp): void {
-  app.use("/service-tokens", requireManage);
-  app.use("/service-tokens/*", requireManage);
+  protect(app, under("/service-tokens"), { permissions: [PERMISSION.integrationsManage] });
   app.openapi(listRoute, async (c) => {
     const subject = c.get("subject");
     const { limit, cursor } = c.req.valid("query");

@@ -9,14 +9,15 @@ import { invalidateCached } from "../../auth/cache";
 import { orm } from "../../db/client";
 import { createMember, findMember, listMembers, updateMember, type MemberWriteResult } from "../../db/directory";
 import { setMemberStatus } from "../../db/members";
+import { PERMISSION } from "../../domain/permissions";
 import { ApiError } from "../../errors";
+import { protect, under } from "../../http/authorize";
 import { actorOf, BEARER_SECURITY, errorResponses, IdParam, json, paginate, PaginationQuery, type ManagementApp } from "../common";
 import {
   CreateUserBody,
   notFound,
   pageAfter,
   read,
-  requirePermissionOn,
   serializeUser,
   unique,
   unknownRefsError,
@@ -26,7 +27,6 @@ import {
   write,
 } from "../directory-resource";
 
-const PERMISSION = "platform_management.users";
 const tags = ["Users"];
 
 const listRoute = createRoute({
@@ -102,7 +102,7 @@ function unwrap(result: MemberWriteResult, email?: string) {
 }
 
 export function registerUsers(app: ManagementApp): void {
-  requirePermissionOn(app, "/users", PERMISSION);
+  protect(app, under("/users"), { permissions: [PERMISSION.users] });
 
   app.openapi(listRoute, async (c) => {
     const subject = c.get("subject");
