@@ -6,7 +6,7 @@
  * the one deprovisioning path.
  */
 import { sql, type SQL } from "drizzle-orm";
-import type { ActivityInput, Actor } from "./activity";
+import { activityInsertWhen, type Actor } from "./activity";
 import { atomically, statement, type BatchItem, type Orm } from "./client";
 import { newId } from "./ids";
 import { changes } from "./tokens";
@@ -51,14 +51,6 @@ function pairs(json: string | null): { id: string; name: string }[] {
   return (JSON.parse(json) as ({ id: string; name: string } | null)[])
     .filter((p): p is { id: string; name: string } => p !== null && typeof p.id === "string")
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-}
-
-/** An activity event inserted only when `condition` holds when the batch runs (same transaction as the change). */
-function eventWhere(condition: SQL, event: ActivityInput & { at: number }): SQL {
-  return sql`INSERT INTO activity_events (id, org_id, occurred_at, type, actor_id, actor_type, actor_name, target_type, target_id, target_name, details)
-    SELECT ${newId("evt", event.at)}, ${event.orgId}, ${event.at}, ${event.type}, ${event.actor.id}, ${event.actor.type}, ${event.actor.name},
-      ${event.target?.type ?? null}, ${event.target?.id ?? null}, ${event.target?.name ?? null}, ${JSON.stringify(event.details ?? {})}
-    WHERE ${condition}`;
 }
 
 async function all<T>(db: Orm, query: SQL): Promise<T[]> {
@@ -143,7 +135,7 @@ export async function createScimMember(
     results = await atomically(db, [
       sql`INSERT INTO users (id, org_id, name, email, status, created_at, updated_at)
         SELECT ${id}, ${orgId}, ${name}, ${email}, ${status}, ${now}, ${now} WHERE NOT ${emailTaken(orgId, email, null)}`,
-      eventWhere(sql`EXISTS (SELECT 1 FROM users WHERE id = ${id})`, {
+      activityInsertWhen(sql`EXISTS (SELECT 1 FROM users WHERE id = ${id})`, {
         orgId,
         type: "user.created",
         actor: input.actor,
@@ -178,7 +170,7 @@ export async function updateScimMemberProfile(
   let results: D1Result[];
   try {
     results = await atomically(db, [
-      eventWhere(applies, { orgId, type: "user.updated", actor: input.actor, target: { type: "user", id: current.id, name }, details, at: now }),
+      activityInsertWhen(applies, { orgId, type: "user.updated", actor: input.actor, target: { type: "user", id: current.id, name }, details, at: now }),
       sql`UPDATE users SET name = ${name}, email = ${email}, updated_at = ${now} WHERE id = ${current.id} AND ${applies}`,
     ]);
   } catch (err) {
@@ -273,7 +265,7 @@ export async function createScimGroup(
   ];
   if (input.memberIds.length > 0) statements.push(addMembers(orgId, id, input.memberIds));
   statements.push(
-    eventWhere(sql`EXISTS (SELECT 1 FROM groups WHERE id = ${id})`, {
+    activityInsertWhen(sql`EXISTS (SELECT 1 FROM groups WHERE id = ${id})`, {
       orgId,
       type: "group.created",
       actor: input.actor,
@@ -306,7 +298,7 @@ export async function updateScimGroup(
     ...memberDetails("members_removed", remove),
   };
   statements.push(
-    eventWhere(sql`EXISTS (SELECT 1 FROM groups WHERE id = ${current.id} AND org_id = ${orgId})`, {
+    activityInsertWhen(sql`EXISTS (SELECT 1 FROM groups WHERE id = ${current.id} AND org_id = ${orgId})`, {
       orgId,
       type: "group.updated",
       actor: input.actor,
@@ -324,7 +316,7 @@ export async function deleteScimGroup(db: Orm, input: { orgId: string; current: 
   const { orgId, current, now } = input;
   // Event first, under the condition that the group still exists: a concurrent delete records nothing twice.
   const [recorded] = await atomically(db, [
-    eventWhere(sql`EXISTS (SELECT 1 FROM groups WHERE id = ${current.id} AND org_id = ${orgId})`, {
+    activityInsertWhen(sql`EXISTS (SELECT 1 FROM groups WHERE id = ${current.id} AND org_id = ${orgId})`, {
       orgId,
       type: "group.deleted",
       actor: input.actor,

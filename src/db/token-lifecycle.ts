@@ -12,7 +12,7 @@ import { sql, type SQL } from "drizzle-orm";
 import { DAY_MS, SERVICE_TOKEN_LIMIT } from "../domain/tokens";
 import { tokenDigest } from "../token/digest";
 import { generateToken, tokenHint } from "../token/format";
-import type { Actor } from "./activity";
+import { tokenActivityInsert, type ActivityType, type Actor } from "./activity";
 import { atomically, statement, type Orm } from "./client";
 import { newId } from "./ids";
 import type { ApiTokenRow } from "./schema";
@@ -94,13 +94,9 @@ function recordFrom(scope: TokenScope, result: D1Result | undefined): TokenRecor
 function tokenEventWhen(
   scope: TokenScope,
   condition: SQL,
-  event: { type: string; actor: Actor; at: number; details: SQL },
+  event: { type: ActivityType; actor: Actor; at: number; details: SQL },
 ): SQL {
-  return sql`INSERT INTO activity_events (id, org_id, occurred_at, type, actor_id, actor_type, actor_name,
-      target_type, target_id, target_name, details)
-    SELECT ${newId("evt", event.at)}, org_id, ${event.at}, ${event.type}, ${event.actor.id}, ${event.actor.type},
-      ${event.actor.name}, 'api_token', id, name, ${event.details}
-    FROM api_tokens WHERE ${scopeWhere(scope)} AND (${condition})`;
+  return tokenActivityInsert({ ...event, id: sql`${newId("evt", event.at)}`, where: sql`${scopeWhere(scope)} AND (${condition})` });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import { sql } from "drizzle-orm";
 import { DAY_MS, SERVICE_TOKEN_LIMIT, USER_TOKEN_INACTIVITY_DAYS, USER_TOKEN_LIMIT } from "../domain/tokens";
 import { generateToken, tokenHint } from "../token/format";
 import { tokenDigest } from "../token/digest";
-import type { ActivityInput, Actor } from "./activity";
+import { activityInsertWhen, type Actor } from "./activity";
 import { atomically, type Orm } from "./client";
 import { newId } from "./ids";
 
@@ -44,7 +44,7 @@ export async function createUserToken(
       WHERE (SELECT count(*) FROM api_tokens
              WHERE user_id = ${input.userId} AND status = 'active' AND expires_at > ${now}) < ${USER_TOKEN_LIMIT}
         AND EXISTS (SELECT 1 FROM users WHERE id = ${input.userId} AND org_id = ${input.orgId} AND status = 'active')`,
-    activityInsertIfTokenExists(id, {
+    activityInsertWhen(sql`EXISTS (SELECT 1 FROM api_tokens WHERE id = ${id})`, {
       orgId: input.orgId,
       type: "token.created",
       actor,
@@ -95,7 +95,7 @@ export async function createServiceToken(
         WHERE EXISTS (SELECT 1 FROM service_users WHERE id = ${serviceUserId})
           AND EXISTS (SELECT 1 FROM permission_sets WHERE id = ${setId} AND org_id = ${input.orgId})`,
     ),
-    activityInsertIfTokenExists(id, {
+    activityInsertWhen(sql`EXISTS (SELECT 1 FROM api_tokens WHERE id = ${id})`, {
       orgId: input.orgId,
       type: "token.created",
       actor: input.actor,
@@ -107,17 +107,6 @@ export async function createServiceToken(
   // The service user insert carries the limit condition; everything else follows it.
   if (changes(serviceUserInserted) === 0) return null;
   return { id, secret, hint, createdAt: now, expiresAt, serviceUserId };
-}
-
-/** An activity insert that only lands if the token row exists (i.e. the creation succeeded). */
-export function activityInsertIfTokenExists(tokenId: string, event: ActivityInput) {
-  const at = event.at ?? Date.now();
-  return sql`
-    INSERT INTO activity_events (id, org_id, occurred_at, type, actor_id, actor_type, actor_name, target_type, target_id, target_name, details)
-    SELECT ${newId("evt", at)}, ${event.orgId}, ${at}, ${event.type}, ${event.actor.id}, ${event.actor.type}, ${event.actor.name},
-      ${event.target?.type ?? null}, ${event.target?.id ?? null}, ${event.target?.name ?? null},
-      ${event.details ? JSON.stringify(event.details) : null}
-    WHERE EXISTS (SELECT 1 FROM api_tokens WHERE id = ${tokenId})`;
 }
 
 /** Rows changed by a D1 run result. */
