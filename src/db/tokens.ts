@@ -4,13 +4,14 @@
  * one statement (INSERT … SELECT … WHERE count < limit); D1 runs each batch as one transaction,
  * so no two creations can both see the last free slot.
  */
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { DAY_MS, SERVICE_TOKEN_LIMIT, USER_TOKEN_INACTIVITY_DAYS, USER_TOKEN_LIMIT } from "../domain/tokens";
 import { generateToken, tokenHint } from "../token/format";
 import { tokenDigest } from "../token/digest";
 import { activityInsertWhen, type Actor } from "./activity";
 import { atomically, type Orm } from "./client";
 import { newId } from "./ids";
+import { apiTokens } from "./schema";
 
 export interface CreatedToken {
   id: string;
@@ -112,4 +113,10 @@ export async function createServiceToken(
 /** Rows changed by a D1 run result. */
 export function changes(result: unknown): number {
   return (result as { meta?: { changes?: number } })?.meta?.changes ?? 0;
+}
+
+/** When the token was created, or null when no row has that id (e.g. deleted meanwhile). */
+export async function tokenCreatedAt(db: Orm, tokenId: string): Promise<number | null> {
+  const [row] = await db.select({ createdAt: apiTokens.createdAt }).from(apiTokens).where(eq(apiTokens.id, tokenId)).limit(1);
+  return row?.createdAt ?? null;
 }

@@ -8,12 +8,12 @@
  * else, so the answer never tells a caller more than whether the token works in its own org.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
 import { verifyApiToken } from "../../auth/api-token";
-import { guard, orm } from "../../db/client";
-import { apiTokens } from "../../db/schema";
+import { orm } from "../../db/client";
+import { tokenCreatedAt } from "../../db/tokens";
 import { PERMISSION } from "../../domain/permissions";
 import { protect } from "../../http/authorize";
+import { read } from "../../http/storage";
 import { BEARER_SECURITY, errorResponses, json, type ManagementApp } from "../common";
 
 // RFC 7662 §2.1: other parameters (e.g. token_type_hint) may be sent and are ignored.
@@ -67,19 +67,16 @@ export function registerIntrospect(app: ManagementApp): void {
     const check = await verifyApiToken(c.env.DB, config, token.trim());
     if (!check.ok || check.token.orgId !== subject.orgId) return c.json({ active: false }, 200);
     const resolved = check.token;
-    const [row] = await guard(
-      () => orm(c.env.DB).select({ createdAt: apiTokens.createdAt }).from(apiTokens).where(eq(apiTokens.id, resolved.tokenId)).limit(1),
-      { timeoutMs: config.dbTimeoutMs, retry: true },
-    );
+    const createdAt = await read(c, () => tokenCreatedAt(orm(c.env.DB), resolved.tokenId));
     // Deleted between the two reads: not active any more.
-    if (!row) return c.json({ active: false }, 200);
+    if (createdAt === null) return c.json({ active: false }, 200);
     return c.json(
       {
         active: true,
         sub: resolved.subjectId,
         token_type: resolved.kind,
         scope: resolved.permissions.join(" "),
-        iat: seconds(row.createdAt),
+        iat: seconds(createdAt),
         exp: seconds(resolved.expiresAt),
         org: resolved.orgId,
         username: resolved.subjectName,
