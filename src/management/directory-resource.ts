@@ -190,6 +190,7 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
   const list = createRoute({
     method: "get",
     path: spec.path,
+    operationId: `list${spec.schemaName}s`,
     tags,
     summary: `List ${spec.noun}s`,
     security: BEARER_SECURITY,
@@ -199,6 +200,7 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
   const create = createRoute({
     method: "post",
     path: spec.path,
+    operationId: `create${spec.schemaName}`,
     tags,
     summary: `Create a ${spec.noun}`,
     security: BEARER_SECURITY,
@@ -208,6 +210,7 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
   const get = createRoute({
     method: "get",
     path: byId,
+    operationId: `get${spec.schemaName}`,
     tags,
     summary: `View a ${spec.noun}`,
     security: BEARER_SECURITY,
@@ -217,6 +220,7 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
   const update = createRoute({
     method: "patch",
     path: byId,
+    operationId: `update${spec.schemaName}`,
     tags,
     summary: `Rename a ${spec.noun}`,
     security: BEARER_SECURITY,
@@ -226,6 +230,7 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
   const remove = createRoute({
     method: "delete",
     path: byId,
+    operationId: `delete${spec.schemaName}`,
     tags,
     summary: `Delete a ${spec.noun}`,
     description: `Deletes the ${spec.noun} and every membership in it, at once. Members' tokens stop carrying it on their next request.`,

@@ -50,6 +50,7 @@ const ActivityListSchema = z
 const route = createRoute({
   method: "get",
   path: "/activity-log",
+  operationId: "listActivityEvents",
   tags: ["Activity log"],
   summary: "Activity log",
   description:

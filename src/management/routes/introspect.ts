@@ -41,6 +41,7 @@ const IntrospectionResponse = z
 const route = createRoute({
   method: "post",
   path: "/introspect",
+  operationId: "introspectToken",
   tags: ["Introspection"],
   summary: "Introspect an API token (RFC 7662)",
   description:

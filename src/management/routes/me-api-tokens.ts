@@ -29,6 +29,7 @@ const TAGS = ["User API tokens"];
 const listRoute = createRoute({
   method: "get",
   path: "/me/api-tokens",
+  operationId: "listMyApiTokens",
   tags: TAGS,
   summary: "List my user API tokens",
   description: "The caller's own user API tokens in this organization (session or user API token). Never includes secrets.",
@@ -40,6 +41,7 @@ const listRoute = createRoute({
 const createRouteDef = createRoute({
   method: "post",
   path: "/me/api-tokens",
+  operationId: "createMyApiToken",
   tags: TAGS,
   summary: "Generate a user API token",
   description:
@@ -56,6 +58,7 @@ const createRouteDef = createRoute({
 const revokeRoute = createRoute({
   method: "post",
   path: "/me/api-tokens/{id}/revoke",
+  operationId: "revokeMyApiToken",
   tags: TAGS,
   summary: "Revoke one of my user API tokens",
   description: "Stops the token on its very next request. Idempotent: revoking a revoked token returns it unchanged.",

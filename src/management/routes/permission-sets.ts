@@ -32,6 +32,7 @@ const tags = ["Permission sets"];
 const listRoute = createRoute({
   method: "get",
   path: "/permission-sets",
+  operationId: "listPermissionSets",
   tags,
   summary: "List permission sets",
   security: BEARER_SECURITY,
@@ -42,6 +43,7 @@ const listRoute = createRoute({
 const createSetRoute = createRoute({
   method: "post",
   path: "/permission-sets",
+  operationId: "createPermissionSet",
   tags,
   summary: "Create a permission set",
   security: BEARER_SECURITY,
@@ -52,6 +54,7 @@ const createSetRoute = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/permission-sets/{id}",
+  operationId: "getPermissionSet",
   tags,
   summary: "View a permission set",
   security: BEARER_SECURITY,
@@ -62,6 +65,7 @@ const getRoute = createRoute({
 const updateRoute = createRoute({
   method: "patch",
   path: "/permission-sets/{id}",
+  operationId: "updatePermissionSet",
   tags,
   summary: "Edit a permission set",
   description: "Rename it or replace its permissions. Every holder's existing tokens carry the new permissions from their next request.",
@@ -76,6 +80,7 @@ const updateRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/permission-sets/{id}",
+  operationId: "deletePermissionSet",
   tags,
   summary: "Delete a permission set",
   description: "Deletes the set and takes it away from every member and service user holding it, at once.",

@@ -18,6 +18,7 @@ const SeatsSchema = z
 const route = createRoute({
   method: "get",
   path: "/seats",
+  operationId: "countSeats",
   tags: ["Users"],
   summary: "Count billable seats",
   security: BEARER_SECURITY,

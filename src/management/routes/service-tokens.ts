@@ -38,6 +38,7 @@ const TAGS = ["Service user API tokens"];
 const listRoute = createRoute({
   method: "get",
   path: "/service-tokens",
+  operationId: "listServiceTokens",
   tags: TAGS,
   summary: "List the organization's service user API tokens",
   description: "Needs `integrations.manage`. Never includes secrets; deleted tokens are not listed.",
@@ -49,6 +50,7 @@ const listRoute = createRoute({
 const createTokenRoute = createRoute({
   method: "post",
   path: "/service-tokens",
+  operationId: "createServiceToken",
   tags: TAGS,
   summary: "Create a service user and its API token",
   description:
@@ -65,6 +67,7 @@ const createTokenRoute = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/service-tokens/{id}",
+  operationId: "getServiceToken",
   tags: TAGS,
   summary: "View a service user API token",
   description: "Needs `integrations.manage`. With its service user and permission sets.",
@@ -76,6 +79,7 @@ const getRoute = createRoute({
 const editRoute = createRoute({
   method: "patch",
   path: "/service-tokens/{id}",
+  operationId: "updateServiceToken",
   tags: TAGS,
   summary: "Edit a service user API token",
   description:
@@ -89,6 +93,7 @@ const editRoute = createRoute({
 const revokeRoute = createRoute({
   method: "post",
   path: "/service-tokens/{id}/revoke",
+  operationId: "revokeServiceToken",
   tags: TAGS,
   summary: "Revoke a service user API token",
   description:
@@ -102,6 +107,7 @@ const revokeRoute = createRoute({
 const regenerateRoute = createRoute({
   method: "post",
   path: "/service-tokens/{id}/regenerate",
+  operationId: "regenerateServiceToken",
   tags: TAGS,
   summary: "Regenerate a revoked service user API token",
   description:
@@ -118,6 +124,7 @@ const regenerateRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/service-tokens/{id}",
+  operationId: "deleteServiceToken",
   tags: TAGS,
   summary: "Delete a revoked or expired service user API token",
   description: "Needs `integrations.manage`. Only when revoked or expired (else 409 `invalid_state`). Permanent: afterwards the id is 404 everywhere.",

@@ -32,6 +32,7 @@ const tags = ["Users"];
 const listRoute = createRoute({
   method: "get",
   path: "/users",
+  operationId: "listUsers",
   tags,
   summary: "List members",
   description: "Active and deactivated members in creation order. Removed members and service users are never listed.",
@@ -43,6 +44,7 @@ const listRoute = createRoute({
 const createRouteDef = createRoute({
   method: "post",
   path: "/users",
+  operationId: "createUser",
   tags,
   summary: "Add a member",
   security: BEARER_SECURITY,
@@ -56,6 +58,7 @@ const createRouteDef = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/users/{id}",
+  operationId: "getUser",
   tags,
   summary: "View a member",
   security: BEARER_SECURITY,
@@ -66,6 +69,7 @@ const getRoute = createRoute({
 const updateRoute = createRoute({
   method: "patch",
   path: "/users/{id}",
+  operationId: "updateUser",
   tags,
   summary: "Edit a member",
   description:
@@ -81,6 +85,7 @@ const updateRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/users/{id}",
+  operationId: "deleteUser",
   tags,
   summary: "Remove a member",
   description: "Removes the member from this organization and ends all of their tokens here for good. Afterwards the id is 404.",
