@@ -7,13 +7,14 @@
 import { sql } from "drizzle-orm";
 import { eventIdSql, SYSTEM_ACTOR, tokenActivityInsert } from "./activity";
 import { atomically, type Orm } from "./client";
+import { activeAt } from "./token-rules";
 
 /** Revokes the valid tokens among `digests`; returns the ids it revoked (for cache invalidation). */
 export async function revokeLeakedTokens(db: Orm, digests: string[], now: number): Promise<string[]> {
   if (digests.length === 0) return [];
   // D1 binds at most 100 parameters, so the digests travel as one JSON array. The unary `+`
   // keeps the lookup on the digest index rather than a range of api_tokens_expiry_idx.
-  const valid = sql`digest IN (SELECT value FROM json_each(${JSON.stringify(digests)})) AND +status = 'active' AND +expires_at > ${now}`;
+  const valid = sql`digest IN (SELECT value FROM json_each(${JSON.stringify(digests)})) AND ${activeAt(now, { noIndex: true })}`;
   const [, revoked] = await atomically(db, [
     tokenActivityInsert({
       id: eventIdSql(now),

@@ -13,6 +13,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { eventIdSql, SYSTEM_ACTOR, tokenActivityInsert } from "./activity";
 import { atomically, statement, type Orm } from "./client";
+import { idleAt } from "./token-rules";
 import { changes } from "./tokens";
 
 /** Why the sweep ends a token; recorded in the event's details. */
@@ -26,7 +27,7 @@ export type ExpiryReason = "inactivity" | "member_inactive";
  */
 function stillEligible(reason: ExpiryReason, now: number): SQL {
   return reason === "inactivity"
-    ? sql`+status = 'active' AND +expires_at <= ${now}`
+    ? idleAt(now, { noIndex: true })
     : sql`+status = 'active' AND kind = 'user'
         AND EXISTS (SELECT 1 FROM users WHERE users.id = api_tokens.user_id AND users.status <> 'active')`;
 }
@@ -41,7 +42,7 @@ async function ids(db: Orm, query: SQL): Promise<string[]> {
  * (an index range scan of `api_tokens_expiry_idx (status, expires_at)`).
  */
 export function idleTokenIds(db: Orm, now: number, limit: number): Promise<string[]> {
-  return ids(db, sql`SELECT id FROM api_tokens WHERE status = 'active' AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit}`);
+  return ids(db, sql`SELECT id FROM api_tokens WHERE ${idleAt(now)} ORDER BY expires_at LIMIT ${limit}`);
 }
 
 /**

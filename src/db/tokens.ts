@@ -5,13 +5,14 @@
  * so no two creations can both see the last free slot.
  */
 import { eq, sql } from "drizzle-orm";
-import { DAY_MS, SERVICE_TOKEN_LIMIT, USER_TOKEN_INACTIVITY_DAYS, USER_TOKEN_LIMIT } from "../domain/tokens";
+import { inactivityDeadline, USER_TOKEN_INACTIVITY_DAYS } from "../domain/tokens";
 import { generateToken, tokenHint } from "../token/format";
 import { tokenDigest } from "../token/digest";
 import { activityInsertWhen, type Actor } from "./activity";
 import { atomically, type Orm } from "./client";
 import { newId } from "./ids";
 import { apiTokens } from "./schema";
+import { underServiceTokenLimit, underUserTokenLimit } from "./token-rules";
 
 export interface CreatedToken {
   id: string;
@@ -21,7 +22,8 @@ export interface CreatedToken {
   expiresAt: number;
 }
 
-async function freshSecret(kind: "user" | "service_user", pepper: string | undefined) {
+/** A new secret of `kind` with its digest (the only form D1 stores) and its display hint. */
+export async function freshSecret(kind: "user" | "service_user", pepper: string | undefined) {
   const secret = generateToken(kind);
   return { secret, digest: await tokenDigest(secret, pepper), hint: tokenHint(secret) };
 }
@@ -34,7 +36,7 @@ export async function createUserToken(
   const now = input.now ?? Date.now();
   const id = newId("tok", now);
   const { secret, digest, hint } = await freshSecret("user", input.pepper);
-  const expiresAt = now + USER_TOKEN_INACTIVITY_DAYS * DAY_MS;
+  const expiresAt = inactivityDeadline(now, USER_TOKEN_INACTIVITY_DAYS);
   const actor: Actor = { id: input.userId, type: "user", name: input.userName };
   const [inserted] = await atomically(db, [
     sql`
@@ -42,8 +44,7 @@ export async function createUserToken(
         inactivity_days, created_at, updated_at, last_used_at, last_active_at, expires_at)
       SELECT ${id}, ${input.orgId}, 'user', ${input.userId}, NULL, ${input.name}, ${digest}, ${hint}, 'active',
         ${USER_TOKEN_INACTIVITY_DAYS}, ${now}, ${now}, NULL, ${now}, ${expiresAt}
-      WHERE (SELECT count(*) FROM api_tokens
-             WHERE user_id = ${input.userId} AND status = 'active' AND expires_at > ${now}) < ${USER_TOKEN_LIMIT}
+      WHERE ${underUserTokenLimit(input.userId, now)}
         AND EXISTS (SELECT 1 FROM users WHERE id = ${input.userId} AND org_id = ${input.orgId} AND status = 'active')`,
     activityInsertWhen(sql`EXISTS (SELECT 1 FROM api_tokens WHERE id = ${id})`, {
       orgId: input.orgId,
@@ -78,9 +79,8 @@ export async function createServiceToken(
   const id = newId("tok", now);
   const serviceUserId = newId("svc", now);
   const { secret, digest, hint } = await freshSecret("service_user", input.pepper);
-  const expiresAt = now + input.inactivityDays * DAY_MS;
-  const underLimit = sql`(SELECT count(*) FROM api_tokens
-      WHERE org_id = ${input.orgId} AND kind = 'service_user' AND status = 'active' AND expires_at > ${now}) < ${SERVICE_TOKEN_LIMIT}`;
+  const expiresAt = inactivityDeadline(now, input.inactivityDays);
+  const underLimit = underServiceTokenLimit(input.orgId, now);
   const [serviceUserInserted] = await atomically(db, [
     sql`INSERT INTO service_users (id, org_id, name, created_at)
       SELECT ${serviceUserId}, ${input.orgId}, ${input.name}, ${now} WHERE ${underLimit}`,
