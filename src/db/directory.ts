@@ -21,21 +21,12 @@ import {
   users,
   userSites,
 } from "./schema";
+import { emailInUse, isUniqueViolation, jsonIds, sortedIds } from "./directory-rules";
 
 export type Page = { afterId: string | null; limit: number };
 
-/** `ids` bound as one JSON parameter: no limit on list length from D1's bound-parameter cap. */
 function inJson(column: AnyColumn | SQL, ids: string[]): SQL {
-  return sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;
-}
-
-function sortedIds(json: string | null): string[] {
-  if (!json) return [];
-  return (JSON.parse(json) as (string | null)[]).filter((v): v is string => typeof v === "string").sort();
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  return /UNIQUE constraint failed/i.test(String((err as Error)?.message ?? err));
+  return sql`${column} IN ${jsonIds(ids)}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -139,23 +130,6 @@ export async function unknownRefs(db: Orm, orgId: string, refs: MemberRefs): Pro
   return Object.keys(unknown).length ? unknown : null;
 }
 
-/** One live membership per email per org, compared case-insensitively (RFC 5321 practice). */
-async function emailInUse(db: Orm, orgId: string, email: string, exceptUserId?: string): Promise<boolean> {
-  const rows = await db
-    .select({ id: users.id })
-    .from(users)
-    .where(
-      and(
-        eq(users.orgId, orgId),
-        ne(users.status, "removed"),
-        sql`lower(${users.email}) = lower(${email})`,
-        exceptUserId ? ne(users.id, exceptUserId) : undefined,
-      ),
-    )
-    .limit(1);
-  return rows.length > 0;
-}
-
 /**
  * Assignment inserts that only take ids still in this org when the batch runs: a set, group
  * or site deleted between the check and the write is skipped rather than failing the batch.
@@ -190,7 +164,7 @@ export async function createMember(
   const now = input.now ?? Date.now();
   const unknown = await unknownRefs(db, input.orgId, input.refs);
   if (unknown) return { ok: false, reason: "unknown_refs", unknown };
-  if (await emailInUse(db, input.orgId, input.email)) return { ok: false, reason: "conflict" };
+  if (await emailInUse(db, input.orgId, input.email, null)) return { ok: false, reason: "conflict" };
   const member: Member = {
     id: newId("usr", now),
     name: input.name,

@@ -9,6 +9,7 @@ import { sql, type SQL } from "drizzle-orm";
 import { activityInsertWhen, type Actor } from "./activity";
 import { atomically, statement, type BatchItem, type Orm } from "./client";
 import { newId } from "./ids";
+import { emailTaken, groupNameTaken, isUniqueViolation, jsonIds } from "./directory-rules";
 import { changes } from "./tokens";
 
 export interface ScimMemberRecord {
@@ -40,11 +41,6 @@ export interface Slice {
 export type MemberFilter = { by: "id" | "email"; value: string } | null;
 export type GroupFilter = { by: "id" | "name"; value: string } | null;
 
-const inJson = (ids: string[]) => sql`(SELECT value FROM json_each(${JSON.stringify(ids)}))`;
-
-function isUniqueViolation(err: unknown): boolean {
-  return /UNIQUE constraint failed/i.test(String((err as Error)?.message ?? err));
-}
 
 function pairs(json: string | null): { id: string; name: string }[] {
   if (!json) return [];
@@ -108,15 +104,6 @@ export async function findScimMember(db: Orm, orgId: string, id: string): Promis
   return row ? toMember(row) : null;
 }
 
-/** Another live member of the org already uses this email (compared case-insensitively). */
-const emailTaken = (orgId: string, email: string, exceptId: string | null) => sql`EXISTS (
-  SELECT 1 FROM users o WHERE o.org_id = ${orgId} AND o.status <> 'removed' AND lower(o.email) = lower(${email})
-    AND (${exceptId} IS NULL OR o.id <> ${exceptId}))`;
-
-export async function emailInUse(db: Orm, orgId: string, email: string, exceptId: string | null): Promise<boolean> {
-  const [row] = await all<{ taken: number }>(db, sql`SELECT ${emailTaken(orgId, email, exceptId)} AS taken`);
-  return row?.taken === 1;
-}
 
 /**
  * Creates a member; null when the email is already a live member's. The uniqueness check is in
@@ -231,7 +218,7 @@ export async function unknownMemberIds(db: Orm, orgId: string, ids: string[]): P
   if (ids.length === 0) return [];
   const found = await all<{ id: string }>(
     db,
-    sql`SELECT id FROM users WHERE org_id = ${orgId} AND status <> 'removed' AND id IN ${inJson(ids)}`,
+    sql`SELECT id FROM users WHERE org_id = ${orgId} AND status <> 'removed' AND id IN ${jsonIds(ids)}`,
   );
   const known = new Set(found.map((r) => r.id));
   return ids.filter((id) => !known.has(id));
@@ -241,7 +228,7 @@ export async function unknownMemberIds(db: Orm, orgId: string, ids: string[]): P
 function addMembers(orgId: string, groupId: string, memberIds: string[]): SQL {
   return sql`INSERT OR IGNORE INTO user_groups (user_id, group_id)
     SELECT u.id, ${groupId} FROM users u
-    WHERE u.org_id = ${orgId} AND u.status <> 'removed' AND u.id IN ${inJson(memberIds)}
+    WHERE u.org_id = ${orgId} AND u.status <> 'removed' AND u.id IN ${jsonIds(memberIds)}
       AND EXISTS (SELECT 1 FROM groups WHERE id = ${groupId} AND org_id = ${orgId})`;
 }
 
@@ -261,7 +248,7 @@ export async function createScimGroup(
   const statements: BatchItem[] = [
     sql`INSERT INTO groups (id, org_id, name, created_at)
       SELECT ${id}, ${orgId}, ${name}, ${now}
-      WHERE NOT EXISTS (SELECT 1 FROM groups WHERE org_id = ${orgId} AND lower(name) = lower(${name}))`,
+      WHERE NOT ${groupNameTaken(orgId, name)}`,
   ];
   if (input.memberIds.length > 0) statements.push(addMembers(orgId, id, input.memberIds));
   statements.push(
@@ -288,7 +275,7 @@ export async function updateScimGroup(
   if (name === current.name && add.length === 0 && remove.length === 0) return true;
   const statements: BatchItem[] = [sql`UPDATE groups SET name = ${name} WHERE id = ${current.id} AND org_id = ${orgId}`];
   if (remove.length > 0) {
-    statements.push(sql`DELETE FROM user_groups WHERE group_id = ${current.id} AND user_id IN ${inJson(remove)}`);
+    statements.push(sql`DELETE FROM user_groups WHERE group_id = ${current.id} AND user_id IN ${jsonIds(remove)}`);
   }
   if (add.length > 0) statements.push(addMembers(orgId, current.id, add));
   const details: Record<string, unknown> = {

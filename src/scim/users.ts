@@ -9,10 +9,10 @@
  */
 import { z } from "@hono/zod-openapi";
 import { invalidateCached } from "../auth/cache";
+import { emailInUse } from "../db/directory-rules";
 import { setMemberStatus, type MemberStatusChange } from "../db/members";
 import {
   createScimMember,
-  emailInUse,
   findScimMember,
   listScimMembers,
   updateScimMemberProfile,
