@@ -1,7 +1,7 @@
 /**
  * The token rules of domain/tokens.ts as SQL predicates over `api_tokens`, so a query asks the
  * same question the TypeScript does. Callers that must keep a particular index choice (see
- * `EXPLAIN QUERY PLAN` in test/perf) ask for the `+column` form, which only turns off the index.
+ * `EXPLAIN QUERY PLAN` in test/db/list-plans.test.ts) ask for the `+column` form, which only turns off the index.
  */
 import { sql, type SQL } from "drizzle-orm";
 import { DAY_MS, SERVICE_TOKEN_LIMIT, USER_TOKEN_LIMIT } from "../domain/tokens";
