@@ -427,6 +427,18 @@ export async function findPermissionSet(db: Orm, orgId: string, id: string): Pro
   return row ? toPermissionSet(row) : null;
 }
 
+/** The event of a permission-set change, about the set as it is after the change. */
+function permissionSetEvent(
+  db: Orm,
+  type: "permission_set.created" | "permission_set.updated" | "permission_set.deleted",
+  input: { orgId: string; actor: Actor },
+  set: PermissionSet,
+  details: Record<string, unknown>,
+  at: number,
+) {
+  return activityInsert(db, { orgId: input.orgId, type, actor: input.actor, target: { type: "permission_set", id: set.id, name: set.name }, details, at });
+}
+
 export async function createPermissionSet(
   db: Orm,
   input: { orgId: string; name: string; permissions: string[]; actor: Actor; now?: number },
@@ -435,14 +447,7 @@ export async function createPermissionSet(
   const set: PermissionSet = { id: newId("ps", now), name: input.name, permissions: input.permissions };
   await atomically(db, [
     db.insert(permissionSets).values({ id: set.id, orgId: input.orgId, name: set.name, permissions: JSON.stringify(set.permissions), createdAt: now }),
-    activityInsert(db, {
-      orgId: input.orgId,
-      type: "permission_set.created",
-      actor: input.actor,
-      target: { type: "permission_set", id: set.id, name: set.name },
-      details: { permissions: set.permissions },
-      at: now,
-    }),
+    permissionSetEvent(db, "permission_set.created", input, set, { permissions: set.permissions }, now),
   ]);
   return set;
 }
@@ -465,14 +470,7 @@ export async function updatePermissionSet(
       .update(permissionSets)
       .set({ name: next.name, permissions: JSON.stringify(next.permissions) })
       .where(and(eq(permissionSets.id, current.id), eq(permissionSets.orgId, input.orgId))),
-    activityInsert(db, {
-      orgId: input.orgId,
-      type: "permission_set.updated",
-      actor: input.actor,
-      target: { type: "permission_set", id: current.id, name: next.name },
-      details,
-      at: now,
-    }),
+    permissionSetEvent(db, "permission_set.updated", input, next, details, now),
   ]);
   return next;
 }
@@ -486,14 +484,7 @@ export async function deletePermissionSet(db: Orm, input: { orgId: string; id: s
     db.delete(userPermissionSets).where(eq(userPermissionSets.permissionSetId, current.id)),
     db.delete(serviceUserPermissionSets).where(eq(serviceUserPermissionSets.permissionSetId, current.id)),
     db.delete(permissionSets).where(and(eq(permissionSets.id, current.id), eq(permissionSets.orgId, input.orgId))),
-    activityInsert(db, {
-      orgId: input.orgId,
-      type: "permission_set.deleted",
-      actor: input.actor,
-      target: { type: "permission_set", id: current.id, name: current.name },
-      details: { permissions: current.permissions },
-      at: now,
-    }),
+    permissionSetEvent(db, "permission_set.deleted", input, current, { permissions: current.permissions }, now),
   ]);
   return true;
 }
