@@ -30,6 +30,11 @@ export default defineConfig(async () => {
                   SESSION_SECRET: "test-session-secret",
                   SESSION_ISSUER: "portcullis-demo-idp",
                   SESSION_AUDIENCE: "portcullis",
+                  // Webhooks to the test receiver on 127.0.0.1 (SPEC §10 local exception), with a
+                  // short receiver deadline so the timeout path is quick to test.
+                  ALLOW_INSECURE_WEBHOOKS: "true",
+                  WEBHOOK_TIMEOUT_MS: "1000",
+                  SECRET_SCANNING_KEYS_URL: `http://127.0.0.1:${inject("receiverPort")}/secret-scanning/keys`,
                 },
               },
             })),

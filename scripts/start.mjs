@@ -9,6 +9,7 @@ import path from "node:path";
 import { createEchoServer, listen } from "./echo-upstream.mjs";
 import { PREFIX, PROXY_PORT, PROXY_URL, ROOT, UPSTREAM_PORT, readDevVars, requireNode22, waitFor, wrangler, wranglerSync } from "./lib.mjs";
 import { seedDemo } from "./seed.mjs";
+import { startSecretScanningKeys } from "./secret-scanning-demo.mjs";
 
 requireNode22();
 
@@ -58,6 +59,10 @@ const { server: upstream } = createEchoServer();
 await listen(upstream, UPSTREAM_PORT);
 console.log(`Demo upstream listening on http://127.0.0.1:${UPSTREAM_PORT}`);
 
+// Lifecycle signals (SPEC §10): GitHub's secret scanning keys, stood in for by a demo key set.
+const secretScanning = await startSecretScanningKeys();
+console.log(`Demo secret scanning keys on ${secretScanning.url} (private key: .demo/secret-scanning-key.pem)`);
+
 // --test-scheduled exposes /__scheduled so the cron jobs can be triggered by hand (README).
 const dev = wrangler(["dev", "--local", "--test-scheduled", "--port", String(PROXY_PORT), "--ip", "127.0.0.1", "--show-interactive-dev-session=false"]);
 let stopping = false;
@@ -66,6 +71,7 @@ const stop = (code = 0) => {
   stopping = true;
   dev.kill("SIGTERM");
   upstream.close();
+  secretScanning.server.close();
   setTimeout(() => process.exit(code), 500).unref();
 };
 process.on("SIGINT", () => stop(0));

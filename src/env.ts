@@ -24,12 +24,27 @@ export interface Env {
   ROUTE_POLICY?: string;
   AUTH_FAILURE_LIMITER?: RateLimit;
   LEAK_REPORT_LIMITER?: RateLimit;
+  /** Lifecycle signals (SPEC §10): webhook deliveries go through this queue. */
+  WEBHOOK_QUEUE?: Queue<WebhookMessage>;
+  /** "true" lets webhooks target http://localhost and http://127.0.0.1 (local development only). */
+  ALLOW_INSECURE_WEBHOOKS?: string;
+  /** Receiver timeout in ms, at most (and by default) 10000; tests shorten it. */
+  WEBHOOK_TIMEOUT_MS?: string;
+  /** Where GitHub publishes its secret scanning keys (default: GitHub's public-key endpoint). */
+  SECRET_SCANNING_KEYS_URL?: string;
+}
+
+/** A queue message: which delivery to attempt. The delivery's state lives in D1. */
+export interface WebhookMessage {
+  delivery_id: string;
 }
 
 /** Hono context variables set by middleware. */
 export interface Variables {
   config: Config;
   subject: Subject;
+  /** Set by a route that answered without changing anything: no webhook dispatch afterwards. */
+  unchanged?: boolean;
 }
 
 export type AppEnv = { Bindings: Env; Variables: Variables };

@@ -12,6 +12,8 @@ export const ERROR_STATUS = {
   insufficient_permissions: 403,
   session_required: 403,
   reauthentication_required: 403,
+  /** SPEC §9: a token restricted by allowed_cidrs, used from elsewhere. */
+  ip_not_allowed: 403,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,

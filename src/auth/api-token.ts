@@ -8,9 +8,10 @@ import { resolveTokenByDigest, type ResolvedToken } from "../db/auth";
 import { parseToken } from "../token/format";
 import { tokenDigest } from "../token/digest";
 import { cachedLookup } from "./cache";
+import { addressAllowed } from "./cidr";
 import type { Subject } from "./subject";
 
-export type TokenRejection = "malformed" | "unknown" | "revoked" | "expired" | "deleted" | "member_inactive";
+export type TokenRejection = "malformed" | "unknown" | "revoked" | "expired" | "deleted" | "member_inactive" | "rotated";
 
 export type TokenCheck =
   | { ok: true; token: ResolvedToken; subject: Subject }
@@ -47,6 +48,11 @@ export function checkResolved(token: ResolvedToken | null, now: number): TokenCh
   if (now >= token.expiresAt) {
     return { ok: false, reason: "expired", description: `token expired after ${token.inactivityDays} days of inactivity` };
   }
+  // Judged against the clock on every request, cache hit or not, so the previous secret of a
+  // rolled token never outlives its grace (SPEC §9).
+  if (token.previousExpiresAt !== null && now >= token.previousExpiresAt) {
+    return { ok: false, reason: "rotated", description: "token rotated; the previous secret expired" };
+  }
   return {
     ok: true,
     token,
@@ -63,4 +69,12 @@ export function checkResolved(token: ResolvedToken | null, now: number): TokenCh
       authTime: null,
     },
   };
+}
+
+/**
+ * The token's address condition (SPEC §9), decided from the row the resolve already read: no
+ * extra D1 read, and checked on every request, cache hit or not.
+ */
+export function clientAddressAllowed(token: ResolvedToken, request: Request): boolean {
+  return addressAllowed(token.allowedCidrs, request.headers.get("cf-connecting-ip"));
 }

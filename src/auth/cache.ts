@@ -5,7 +5,10 @@
  * made in *another* isolate may go unseen here for up to T ms after it was committed (an entry
  * is never served longer than T after the read that produced it began). Changes made through
  * this isolate invalidate at once. Expiry by inactivity is still checked against the clock on
- * every request, because the cached row carries its deadline.
+ * every request, because the cached row carries its deadline; so is the grace deadline of a
+ * rolled token's previous secret, and the token's allowed addresses (SPEC §9). A roll made in
+ * another isolate is seen like a revoke: the secret it ends (an older previous secret, or the
+ * replaced one when the grace is 0) may still be accepted here for up to T ms.
  *
  * - Bounded: at most MAX_ENTRIES; when full, the entry inserted longest ago goes first (with one
  *   TTL for all positive entries that is also the one expiring soonest).

@@ -33,3 +33,13 @@ export function multipleCredentials(): ApiError {
     "www-authenticate": `${REALM}, error="invalid_request"`,
   });
 }
+
+/**
+ * A valid token used from an address outside its `allowed_cidrs` (SPEC §9): 403 with code
+ * `ip_not_allowed`; the challenge is RFC 6750's insufficient_scope, as the proxy answers it.
+ */
+export function addressNotAllowed(): ApiError {
+  return new ApiError("ip_not_allowed", "This API token may not be used from this client address.", {
+    "www-authenticate": `${REALM}, error="insufficient_scope", error_description=${quoted("client address not allowed for this token")}`,
+  });
+}

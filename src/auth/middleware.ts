@@ -7,9 +7,9 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { hasTokenPrefix } from "../token/format";
-import { verifyApiToken } from "./api-token";
+import { clientAddressAllowed, verifyApiToken } from "./api-token";
 import { readBearer } from "./bearer";
-import { invalidToken, missingCredential, multipleCredentials } from "./challenge";
+import { addressNotAllowed, invalidToken, missingCredential, multipleCredentials } from "./challenge";
 import { scheduleLastUse } from "./last-use";
 import { blockedResponse, clientIp, noteAuthFailure } from "./rate-limit";
 import { verifySession } from "./session";
@@ -31,6 +31,8 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
     else if (hasTokenPrefix(bearer.credential)) {
       const check = await verifyApiToken(c.env.DB, config, bearer.credential);
       if (check.ok) {
+        // SPEC §9: refused before any handler runs; a valid token, so not an auth failure.
+        if (!clientAddressAllowed(check.token, c.req.raw)) throw addressNotAllowed();
         c.set("subject", check.subject);
         scheduleLastUse(c.executionCtx, c.env.DB, check.token, config.dbTimeoutMs);
         return next();

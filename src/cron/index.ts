@@ -1,6 +1,6 @@
 /**
- * Cron entry point (SPEC §6): the expiry sweep, the inactive-member sweep and activity
- * retention, in that order, each bounded (cron/limits.ts). The clock is the trigger's
+ * Cron entry point (SPEC §6, §10): the expiry sweep, the inactive-member sweep, activity
+ * retention, expiry warnings and the webhook backstop, in that order, each bounded (cron/limits.ts). The clock is the trigger's
  * `scheduledTime`, so a delayed or retried run judges deadlines as of when it was due.
  *
  * A job that fails (D1 unavailable) does not stop the others; the invocation still ends in an
@@ -12,12 +12,15 @@ import type { Env } from "../env";
 import { expireIdleTokens, expireTokensOfInactiveMembers, type JobReport, type SweepContext } from "./expiry-sweep";
 import { RUN_LIMITS, type RunLimits } from "./limits";
 import { pruneOldActivity } from "./retention";
+import { warnExpiringTokens, webhookBackstop } from "./signals";
 
 export interface CronReport {
   scheduledTime: number;
   idleTokens: JobReport | null;
   inactiveMembers: JobReport | null;
   retention: JobReport | null;
+  expiryWarnings: JobReport | null;
+  webhooks: JobReport | null;
   failures: string[];
 }
 
@@ -35,8 +38,8 @@ export async function runScheduled(
     deadline: Date.now() + limits.timeBudgetMs,
     dbTimeoutMs: config.dbTimeoutMs,
   };
-  const report: CronReport = { scheduledTime: sweep.now, idleTokens: null, inactiveMembers: null, retention: null, failures: [] };
-  const run = async <K extends "idleTokens" | "inactiveMembers" | "retention">(job: K, work: () => Promise<JobReport>) => {
+  const report: CronReport = { scheduledTime: sweep.now, idleTokens: null, inactiveMembers: null, retention: null, expiryWarnings: null, webhooks: null, failures: [] };
+  const run = async <K extends "idleTokens" | "inactiveMembers" | "retention" | "expiryWarnings" | "webhooks">(job: K, work: () => Promise<JobReport>) => {
     try {
       report[job] = await work();
     } catch (err) {
@@ -47,6 +50,9 @@ export async function runScheduled(
   await run("idleTokens", () => expireIdleTokens(sweep, limits.idleTokens));
   await run("inactiveMembers", () => expireTokensOfInactiveMembers(sweep, limits.inactiveMembers));
   await run("retention", () => pruneOldActivity(sweep, limits.retention, config.activityRetentionDays));
+  await run("expiryWarnings", () => warnExpiringTokens(sweep, limits.expiryWarnings));
+  // Last: it sends what the jobs above recorded (token.expired, token.expiring).
+  await run("webhooks", () => webhookBackstop(sweep, env.WEBHOOK_QUEUE, limits.webhooks));
   console.log(`portcullis cron: ${JSON.stringify(report)}`);
   if (report.failures.length > 0) throw new Error(`portcullis cron: ${report.failures.length} job(s) failed: ${report.failures.join("; ")}`);
   return report;

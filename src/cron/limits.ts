@@ -17,6 +17,10 @@ export interface RunLimits {
   idleTokens: JobLimits;
   inactiveMembers: JobLimits;
   retention: JobLimits;
+  /** Expiry warnings (SPEC §10): both windows share the ceiling. */
+  expiryWarnings: JobLimits;
+  /** Webhook backstop: a batch is outbox events, each costing a few queries. */
+  webhooks: JobLimits;
   /** Wall-clock time after which no job starts another batch. */
   timeBudgetMs: number;
 }
@@ -27,10 +31,14 @@ export const RUN_LIMITS: RunLimits = {
   inactiveMembers: { batchSize: 500, maxBatches: 20, queriesPerBatch: 3 },
   // One DELETE … LIMIT per batch.
   retention: { batchSize: 1_000, maxBatches: 100, queriesPerBatch: 1 },
+  // 1 read of the mark + 1 of candidates + 1 batch of 3 statements; plus the prune (one batch's worth).
+  expiryWarnings: { batchSize: 500, maxBatches: 20, queriesPerBatch: 6 },
+  // Per event ≤ 4 (endpoints, token, insert, delete) + the pass's outbox read, orphan cleanup and overdue read.
+  webhooks: { batchSize: 25, maxBatches: 1, queriesPerBatch: 25 * 4 + 3 },
   timeBudgetMs: 25_000,
 };
 
-/** The most D1 queries one invocation can make under `limits` (460 with RUN_LIMITS). */
+/** The most D1 queries one invocation can make under `limits` (683 with RUN_LIMITS). */
 export function maxQueries(limits: RunLimits): number {
-  return [limits.idleTokens, limits.inactiveMembers, limits.retention].reduce((sum, job) => sum + job.maxBatches * job.queriesPerBatch, 0);
+  return [limits.idleTokens, limits.inactiveMembers, limits.retention, limits.expiryWarnings, limits.webhooks].reduce((sum, job) => sum + job.maxBatches * job.queriesPerBatch, 0);
 }

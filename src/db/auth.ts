@@ -8,6 +8,11 @@
  * triggers of migration 0004, recomputed in the same transaction as any change to them. So it
  * costs what any correct-by-default revocation check must cost, one indexed row, and is as
  * fresh as the joins it replaces.
+ *
+ * A rolled token has two secrets (SPEC §9): the statement finds the row by either digest, the
+ * current one through `api_tokens_digest_uq` or the previous one through
+ * `api_tokens_previous_digest_uq` (a MULTI-INDEX OR: still one row, one read), and says which
+ * matched, so the caller can hold the previous secret to its deadline.
  */
 import { newId } from "./ids";
 
@@ -32,6 +37,13 @@ export interface ResolvedToken {
   permissions: string[];
   groups: string[];
   sites: string[];
+  /**
+   * Set when the credential was the previous secret of a rolled token: it works until this
+   * moment (SPEC §9). Null for the current secret.
+   */
+  previousExpiresAt: number | null;
+  /** JSON array of normalised CIDRs the token may be used from; null for any address (SPEC §9). */
+  allowedCidrs: string | null;
 }
 
 const PERMISSIONS_OF = (subject: string) => `(
@@ -47,8 +59,9 @@ export const RESOLVE_TOKEN_SQL = `
 SELECT id AS token_id, org_id, kind, status, name AS token_name, inactivity_days, expires_at,
   expired_at, last_used_at, COALESCE(user_id, service_user_id) AS subject_id, subject_name,
   subject_status AS user_status, subject_permissions AS permissions, subject_groups AS groups,
-  subject_sites AS sites
-FROM api_tokens WHERE digest = ?1`;
+  subject_sites AS sites, allowed_cidrs,
+  CASE WHEN digest = ?1 THEN NULL ELSE coalesce(previous_expires_at, 0) END AS previous_expires_at
+FROM api_tokens WHERE digest = ?1 OR previous_digest = ?1`;
 
 interface ResolveRow {
   token_id: string;
@@ -66,6 +79,8 @@ interface ResolveRow {
   permissions: string;
   groups: string;
   sites: string;
+  allowed_cidrs: string | null;
+  previous_expires_at: number | null;
 }
 
 function sortedList(json: string | null): string[] {
@@ -92,6 +107,8 @@ export async function resolveTokenByDigest(db: D1Database, digest: string): Prom
     permissions: sortedList(row.permissions),
     groups: sortedList(row.groups),
     sites: sortedList(row.sites),
+    previousExpiresAt: row.previous_expires_at,
+    allowedCidrs: row.allowed_cidrs,
   };
 }
 

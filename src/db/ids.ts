@@ -5,7 +5,7 @@
  */
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-export type IdPrefix = "org" | "usr" | "svc" | "tok" | "ps" | "grp" | "site" | "evt";
+export type IdPrefix = "org" | "usr" | "svc" | "tok" | "ps" | "grp" | "site" | "evt" | "whk" | "dlv";
 
 /**
  * Monotonic within an isolate (the ULID spec's monotonic mode): ids made in the same

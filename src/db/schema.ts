@@ -192,6 +192,19 @@ export const apiTokens = sqliteTable(
     expiredAt: integer("expired_at"),
     deletedAt: integer("deleted_at"),
     /*
+     * Rotation without downtime (SPEC §9): after a roll, the secret it replaced keeps working,
+     * as this same token, until `previous_expires_at`. Its digest stays on the row after that
+     * (one per token, overwritten by the next roll, cleared by regenerate) so a late use is told
+     * why it stopped working; the resolve reads it through its own unique index.
+     */
+    previousDigest: text("previous_digest"),
+    previousExpiresAt: integer("previous_expires_at"),
+    /**
+     * Service tokens only: JSON array of normalised CIDRs the token may be used from, or null
+     * for any address (SPEC §9). On the row so the proxy decides it from the same single read.
+     */
+    allowedCidrs: text("allowed_cidrs"),
+    /*
      * The token's subject as the proxy needs it, copied onto the row so that authenticating a
      * request is one single-table read by digest (SPEC §5). Written only by the triggers of
      * migration 0004, never by application code: inside the writing statement's own
@@ -210,6 +223,11 @@ export const apiTokens = sqliteTable(
   (t) => [
     // The hot path: one indexed lookup per proxied request (SPEC §3.2, §5).
     uniqueIndex("api_tokens_digest_uq").on(t.digest),
+    // The previous secret of a rolled token, resolved by the same statement (SPEC §9). Partial:
+    // most rows were never rolled, and `previous_digest = ?` implies the index's condition.
+    uniqueIndex("api_tokens_previous_digest_uq")
+      .on(t.previousDigest)
+      .where(sql`previous_digest IS NOT NULL`),
     // Limits (10 active per user per org, 20 active service tokens per org) and lists.
     index("api_tokens_user_idx").on(t.userId, t.status, t.expiresAt),
     index("api_tokens_org_kind_idx").on(t.orgId, t.kind, t.status, t.expiresAt),
@@ -259,6 +277,96 @@ export const tokenSubjectsLive = sqliteView("token_subjects_live", {
   subjectGroups: text("subject_groups"),
   subjectSites: text("subject_sites"),
 }).existing();
+
+/**
+ * Lifecycle signals (SPEC §10). A webhook endpoint of one organization; `secret` is the
+ * Standard Webhooks signing key (`whsec_…`). Unlike a token it cannot be kept as a digest,
+ * because every delivery is signed with it; the API shows it only in the create response.
+ */
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id),
+    url: text("url").notNull(),
+    /** JSON array of the SPEC §10 event types this endpoint receives. */
+    events: text("events").notNull(),
+    secret: text("secret").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("webhook_endpoints_org_idx").on(t.orgId, t.id)],
+);
+
+/**
+ * The outbox: one row per webhook-worthy activity event of an organization that has an
+ * endpoint, written by a trigger on activity_events inside the transaction that records the
+ * change (custom migration `webhook_outbox_trigger`). A rolled-back change leaves no row; the
+ * dispatcher (signals/dispatch.ts) turns each row into deliveries and deletes it.
+ */
+export const webhookOutbox = sqliteTable("webhook_outbox", {
+  eventId: text("event_id").primaryKey(),
+  orgId: text("org_id").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+/**
+ * One message to one endpoint. `message_id` is the `webhook-id` header (the API's
+ * `event_id`), stable across retries so receivers can deduplicate; `payload` is the exact
+ * body, fixed when the message is made. Retry state lives here, not in the queue.
+ */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    messageId: text("message_id").notNull(),
+    type: text("type").notNull(),
+    payload: text("payload").notNull(),
+    status: text("status", { enum: ["pending", "delivered", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull(),
+    lastStatusCode: integer("last_status_code"),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull(),
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+    /** A consumer holds the delivery until then, so two queue messages never send it twice at once. */
+    leaseUntil: integer("lease_until"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_message_uq").on(t.endpointId, t.messageId),
+    index("webhook_deliveries_endpoint_idx").on(t.endpointId, t.id),
+    // The cron's backstop reads only pending deliveries that are due.
+    index("webhook_deliveries_due_idx")
+      .on(t.nextAttemptAt)
+      .where(sql`status = 'pending'`),
+  ],
+);
+
+/**
+ * Expiry warnings already sent (SPEC §10): one row per token, level and deadline. A use moves
+ * the deadline, so the next warning has a new key: that is the re-arming.
+ */
+export const tokenExpiryWarnings = sqliteTable(
+  "token_expiry_warnings",
+  {
+    tokenId: text("token_id").notNull(),
+    level: text("level", { enum: ["7d", "1d"] }).notNull(),
+    deadline: integer("deadline").notNull(),
+    /** The batch that wrote the row, so its events are inserted from exactly these rows. */
+    runId: text("run_id").notNull(),
+    warnedAt: integer("warned_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tokenId, t.level, t.deadline] }), index("token_expiry_warnings_run_idx").on(t.runId), index("token_expiry_warnings_warned_idx").on(t.warnedAt)],
+);
+
+/** Progress marks of cron scans (e.g. how far the expiry-warning scan has looked ahead). */
+export const signalCursors = sqliteTable("signal_cursors", {
+  name: text("name").primaryKey(),
+  value: integer("value").notNull(),
+});
 
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type UserRow = typeof users.$inferSelect;

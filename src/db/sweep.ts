@@ -76,7 +76,10 @@ export async function expireTokens(db: Orm, tokenIds: string[], reason: ExpiryRe
       details: sql`json_object('kind', kind, 'hint', hint, 'reason', ${reason}, 'inactivity_days', inactivity_days)`,
       where: eligible,
     }),
-    sql`UPDATE api_tokens SET status = 'expired', expired_at = ${now}, updated_at = ${now} WHERE ${eligible}`,
+    // An expired token ends both secrets of a roll (SPEC §9); min() keeps a null deadline null.
+    sql`UPDATE api_tokens SET status = 'expired', expired_at = ${now}, updated_at = ${now},
+        previous_expires_at = min(previous_expires_at, ${now})
+      WHERE ${eligible}`,
   ]);
   return changes(updated);
 }

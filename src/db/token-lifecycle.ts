@@ -21,13 +21,28 @@ import { changes, freshSecret } from "./tokens";
  * A token row as management reads it: everything but the digest, which never leaves the db
  * layer, and the trigger-kept copy of its subject, which only the proxy's read uses.
  */
-export type TokenRecord = Omit<ApiTokenRow, "digest" | "subjectName" | "subjectStatus" | "subjectPermissions" | "subjectGroups" | "subjectSites">;
+export type TokenRecord = Omit<
+  ApiTokenRow,
+  | "digest"
+  | "subjectName"
+  | "subjectStatus"
+  | "subjectPermissions"
+  | "subjectGroups"
+  | "subjectSites"
+  | "previousDigest"
+  | "previousExpiresAt"
+  | "allowedCidrs"
+>;
 
 export interface ServiceTokenRecord extends TokenRecord {
   serviceUserId: string;
   serviceUserName: string;
   /** Sorted ids of the service user's permission sets. */
   permissionSetIds: string[];
+  /** Normalised CIDRs the token may be used from; empty for any address (SPEC §9). */
+  allowedCidrs: string[];
+  /** Until when the previous secret of a roll works; null when the token was never rolled (SPEC §9). */
+  previousExpiresAt: number | null;
 }
 
 const TOKEN_COLUMNS = sql.raw(`t.id AS id, t.org_id AS orgId, t.kind AS kind, t.user_id AS userId,
@@ -37,15 +52,28 @@ const TOKEN_COLUMNS = sql.raw(`t.id AS id, t.org_id AS orgId, t.kind AS kind, t.
   t.revoked_at AS revokedAt, t.expired_at AS expiredAt, t.deleted_at AS deletedAt`);
 
 const SERVICE_TOKEN_SELECT = sql`SELECT ${TOKEN_COLUMNS}, s.name AS serviceUserName,
+  t.allowed_cidrs AS allowedCidrs, t.previous_expires_at AS previousExpiresAt,
   (SELECT json_group_array(p.permission_set_id) FROM service_user_permission_sets p
    WHERE p.service_user_id = t.service_user_id) AS permissionSetIds
   FROM api_tokens t JOIN service_users s ON s.id = t.service_user_id`;
 
-type RawServiceTokenRow = Omit<ServiceTokenRecord, "permissionSetIds"> & { permissionSetIds: string | null };
+type RawServiceTokenRow = Omit<ServiceTokenRecord, "permissionSetIds" | "allowedCidrs"> & {
+  permissionSetIds: string | null;
+  allowedCidrs: string | null;
+};
 
 function toServiceRecord(row: RawServiceTokenRow): ServiceTokenRecord {
   const ids = row.permissionSetIds ? (JSON.parse(row.permissionSetIds) as (string | null)[]) : [];
-  return { ...row, permissionSetIds: ids.filter((id): id is string => typeof id === "string").sort() };
+  return {
+    ...row,
+    permissionSetIds: ids.filter((id): id is string => typeof id === "string").sort(),
+    allowedCidrs: row.allowedCidrs ? (JSON.parse(row.allowedCidrs) as string[]) : [],
+  };
+}
+
+/** The stored form of `allowed_cidrs`: null for any address, so the proxy's check is one comparison. */
+export function storedCidrs(cidrs: readonly string[]): string | null {
+  return cidrs.length === 0 ? null : JSON.stringify(cidrs);
 }
 
 /** Rows a SELECT in a batch returned. */
@@ -196,7 +224,9 @@ export async function revokeToken(db: Orm, input: TokenScope & { actor: Actor; n
       details: sql`json_object('kind', kind, 'hint', hint, 'previous_status',
         CASE WHEN ${idleAt(now)} THEN 'expired' ELSE status END)`,
     }),
-    sql`UPDATE api_tokens SET status = 'revoked', revoked_at = ${now}, updated_at = ${now}
+    // Revoke ends both secrets of a rolled token (SPEC §9); min() keeps a null deadline null.
+    sql`UPDATE api_tokens SET status = 'revoked', revoked_at = ${now}, updated_at = ${now},
+        previous_expires_at = min(previous_expires_at, ${now})
       WHERE ${scopeWhere(input)} AND ${revocable}`,
     readScoped(input),
   ]);
@@ -240,7 +270,7 @@ export async function regenerateServiceToken(
     }),
     sql`UPDATE api_tokens SET digest = ${digest}, hint = ${hint}, status = 'active', updated_at = ${now},
         last_used_at = NULL, last_active_at = ${now}, expires_at = ${deadlineAfter(now)},
-        revoked_at = NULL, expired_at = NULL
+        revoked_at = NULL, expired_at = NULL, previous_digest = NULL, previous_expires_at = NULL
       WHERE ${scopeWhere(scope)} AND ${regenerable}`,
     readServiceToken(scope),
   ]);
@@ -249,6 +279,47 @@ export async function regenerateServiceToken(
   if (changes(results[1]) === 1) return { outcome: "regenerated", token, secret };
   // Still revoked after a refused update: the only condition left is the limit.
   if (token.status === "revoked") return { outcome: "token_limit_reached", token };
+  return { outcome: "invalid_state", token };
+}
+
+export type RollResult =
+  | { outcome: "rolled"; token: ServiceTokenRecord; secret: string }
+  | { outcome: "not_found" }
+  | { outcome: "invalid_state"; token: ServiceTokenRecord };
+
+/**
+ * active → active with a new secret; the secret it replaces keeps working, as this same token,
+ * for `graceMs` (SPEC §9). One UPDATE moves the current digest to `previous_digest`, so the
+ * digest that was previous before is overwritten: rolls, however they interleave, leave at
+ * most two secrets that resolve. Nothing else changes: id, settings, status, the idle clock and
+ * last use stay, and the limit is unaffected (still one token). Only a token that is active and
+ * inside its idle window may be rolled; revoked, expired or deleted ones are refused.
+ */
+export async function rollServiceToken(
+  db: Orm,
+  input: { orgId: string; tokenId: string; graceMs: number; actor: Actor; pepper: string | undefined; now: number },
+): Promise<RollResult> {
+  const { now } = input;
+  const scope: TokenScope = { orgId: input.orgId, tokenId: input.tokenId, kind: "service_user" };
+  const { secret, digest, hint } = await freshSecret("service_user", input.pepper);
+  const previousExpiresAt = now + input.graceMs;
+  const rollable = activeAt(now);
+  const results = await atomically(db, [
+    tokenEventWhen(scope, rollable, {
+      type: "token.rolled",
+      actor: input.actor,
+      at: now,
+      details: sql`json_object('kind', kind, 'hint', ${hint}, 'previous_hint', hint,
+        'grace_seconds', ${Math.floor(input.graceMs / 1000)}, 'previous_expires_at', ${new Date(previousExpiresAt).toISOString()})`,
+    }),
+    sql`UPDATE api_tokens SET previous_digest = digest, previous_expires_at = ${previousExpiresAt},
+        digest = ${digest}, hint = ${hint}, updated_at = ${now}
+      WHERE ${scopeWhere(scope)} AND ${rollable}`,
+    readServiceToken(scope),
+  ]);
+  const token = recordFrom(scope, results[2]) as ServiceTokenRecord | null;
+  if (!token) return { outcome: "not_found" };
+  if (changes(results[1]) === 1) return { outcome: "rolled", token, secret };
   return { outcome: "invalid_state", token };
 }
 
@@ -286,6 +357,8 @@ export interface ServiceTokenEdit {
   name?: string;
   inactivityDays?: number;
   permissionSetIds?: string[];
+  /** Normalised (auth/cidr.ts); `[]` lifts the restriction. */
+  allowedCidrs?: string[];
 }
 
 export type EditResult = { outcome: "edited" | "unchanged"; token: ServiceTokenRecord } | { outcome: "not_found" };
@@ -326,6 +399,9 @@ export async function editServiceToken(
       newSetIds = next;
     }
   }
+  if (edit.allowedCidrs !== undefined && JSON.stringify(edit.allowedCidrs) !== JSON.stringify(current.allowedCidrs)) {
+    changed["allowed_cidrs"] = { from: current.allowedCidrs, to: edit.allowedCidrs };
+  }
   if (Object.keys(changed).length === 0) return { outcome: "unchanged", token: current };
 
   const live = sql`status <> 'deleted'`;
@@ -337,6 +413,7 @@ export async function editServiceToken(
     sets.push(sql`expires_at = CASE WHEN ${activeAt(now)}
       THEN last_active_at + ${edit.inactivityDays! * DAY_MS} ELSE expires_at END`);
   }
+  if ("allowed_cidrs" in changed) sets.push(sql`allowed_cidrs = ${storedCidrs(edit.allowedCidrs!)}`);
   sets.push(sql`updated_at = ${now}`);
 
   // The event follows the update (its condition is unaffected by it) so it names the token as renamed.

@@ -70,6 +70,8 @@ export async function createServiceToken(
     name: string;
     inactivityDays: number;
     permissionSetIds: string[];
+    /** Normalised (auth/cidr.ts); empty or absent for any address (SPEC §9). */
+    allowedCidrs?: string[];
     actor: Actor;
     pepper: string | undefined;
     now?: number;
@@ -80,15 +82,16 @@ export async function createServiceToken(
   const serviceUserId = newId("svc", now);
   const { secret, digest, hint } = await freshSecret("service_user", input.pepper);
   const expiresAt = inactivityDeadline(now, input.inactivityDays);
+  const allowedCidrs = input.allowedCidrs && input.allowedCidrs.length > 0 ? JSON.stringify(input.allowedCidrs) : null;
   const underLimit = underServiceTokenLimit(input.orgId, now);
   const [serviceUserInserted] = await atomically(db, [
     sql`INSERT INTO service_users (id, org_id, name, created_at)
       SELECT ${serviceUserId}, ${input.orgId}, ${input.name}, ${now} WHERE ${underLimit}`,
     sql`
       INSERT INTO api_tokens (id, org_id, kind, user_id, service_user_id, name, digest, hint, status,
-        inactivity_days, created_at, updated_at, last_used_at, last_active_at, expires_at)
+        inactivity_days, created_at, updated_at, last_used_at, last_active_at, expires_at, allowed_cidrs)
       SELECT ${id}, ${input.orgId}, 'service_user', NULL, ${serviceUserId}, ${input.name}, ${digest}, ${hint}, 'active',
-        ${input.inactivityDays}, ${now}, ${now}, NULL, ${now}, ${expiresAt}
+        ${input.inactivityDays}, ${now}, ${now}, NULL, ${now}, ${expiresAt}, ${allowedCidrs}
       WHERE EXISTS (SELECT 1 FROM service_users WHERE id = ${serviceUserId})`,
     ...input.permissionSetIds.map(
       (setId) => sql`INSERT INTO service_user_permission_sets (service_user_id, permission_set_id)

@@ -14,6 +14,7 @@ import { registerMe } from "./routes/me";
 import { registerOrgs } from "./routes/orgs";
 import { registerPublicRoutes, registerProtectedRoutes } from "./routes";
 import { registerOpenApi } from "./openapi";
+import { dispatchAfterChange } from "../signals/after-change";
 
 /**
  * Another API served under the prefix (SCIM), mounted by the app: its error shape wraps every
@@ -32,6 +33,7 @@ export function createManagementApp(prefix: string, mounted: readonly MountedApi
   app.use("*", noStoreByDefault());
   for (const api of mounted) app.use(api.path, api.errorShape);
   app.use("*", bodyGuard());
+  app.use("*", dispatchAfterChange());
 
   // Public.
   registerJwks(app);

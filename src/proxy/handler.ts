@@ -5,9 +5,9 @@
  * This is the per-request path, so it is a plain function of (request, env, ctx, config) with
  * no router or framework context in between; every failure becomes the JSON error shape here.
  */
-import { verifyApiToken } from "../auth/api-token";
+import { clientAddressAllowed, verifyApiToken } from "../auth/api-token";
 import { readBearer } from "../auth/bearer";
-import { insufficientScope, invalidToken, missingCredential, multipleCredentials } from "../auth/challenge";
+import { addressNotAllowed, insufficientScope, invalidToken, missingCredential, multipleCredentials } from "../auth/challenge";
 import { scheduleLastUse } from "../auth/last-use";
 import { blockedResponse, clientIp, noteAuthFailure } from "../auth/rate-limit";
 import type { Config } from "../config";
@@ -53,6 +53,7 @@ async function proxy(request: Request, env: Env, ctx: Pick<ExecutionContext, "wa
     throw (await noteAuthFailure(env.AUTH_FAILURE_LIMITER, ip)) ?? invalidToken(check.description);
   }
   const { subject, token } = check;
+  if (!clientAddressAllowed(token, request)) throw addressNotAllowed();
   if (decision.kind === "permissions") {
     const missing = missingPermissions(decision.required, subject.permissions);
     if (missing.length > 0) throw insufficientScope(missing);

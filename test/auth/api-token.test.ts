@@ -33,6 +33,8 @@ function resolved(overrides: Partial<ResolvedToken> = {}): ResolvedToken {
     permissions: ["inspections.view"],
     groups: [],
     sites: [],
+    previousExpiresAt: null,
+    allowedCidrs: null,
     ...overrides,
   };
 }

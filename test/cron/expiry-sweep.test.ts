@@ -176,7 +176,7 @@ describe("expiry sweep (SPEC §6)", () => {
         return Reflect.get(target, prop, receiver);
       },
     });
-    await expect(runCron(now, { DB: broken })).rejects.toThrow(/3 job\(s\) failed/);
+    await expect(runCron(now, { DB: broken })).rejects.toThrow(/5 job\(s\) failed/);
     expect((await tokenRow(token.id))!.status).toBe("active");
     expect(await eventsFor(token.id)).toEqual([]);
 

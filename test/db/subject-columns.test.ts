@@ -196,7 +196,14 @@ describe("subject columns kept by triggers (migration 0004)", () => {
     expect(JSON.parse(row!.sites!).sort()).toEqual([dir.sites[0], dir.sites[1]].sort());
 
     const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${RESOLVE_TOKEN_SQL}`).bind(digest).all<{ detail: string }>();
-    expect(plan.results.map((r) => r.detail)).toEqual(["SEARCH api_tokens USING INDEX api_tokens_digest_uq (digest=?)"]);
+    // By the current digest or a rolled token's previous one (SPEC §9): still one row of one table.
+    expect(plan.results.map((r) => r.detail)).toEqual([
+      "MULTI-INDEX OR",
+      "INDEX 1",
+      "SEARCH api_tokens USING INDEX api_tokens_digest_uq (digest=?)",
+      "INDEX 2",
+      "SEARCH api_tokens USING INDEX api_tokens_previous_digest_uq (previous_digest=?)",
+    ]);
   });
 
   it("are recomputed by key lookups, never a scan (api_tokens may hold millions of rows)", async () => {

@@ -20,6 +20,7 @@ interface ServiceToken {
   inactivity_days: number;
   permission_set_ids: string[];
   service_user: { id: string; name: string };
+  allowed_cidrs: string[];
   token?: string;
 }
 
@@ -109,8 +110,9 @@ describe("POST /service-tokens (create)", () => {
     expect(res.headers.get("cache-control")).toBe("no-store");
     const body = (await res.json()) as ServiceToken;
     expect(Object.keys(body).sort()).toEqual(
-      ["created_at", "expires_at", "hint", "id", "inactivity_days", "last_used_at", "name", "permission_set_ids", "service_user", "status", "token"].sort(),
+      ["allowed_cidrs", "created_at", "expires_at", "hint", "id", "inactivity_days", "last_used_at", "name", "permission_set_ids", "service_user", "status", "token"].sort(),
     );
+    expect(body.allowed_cidrs).toEqual([]);
     expect(body).toMatchObject({ name: "Warehouse sync", status: "active", inactivity_days: 45, last_used_at: null });
     expect(body.permission_set_ids).toEqual([org.adminSetId, viewer, editor].sort());
     expect(body.service_user.name).toBe("Warehouse sync");

@@ -8,7 +8,9 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { clearAuthCache } from "../../src/auth/cache";
 import { clearLastUseMarks } from "../../src/auth/last-use";
 import { RESOLVE_TOKEN_SQL } from "../../src/db/auth";
-import { seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
+import { rollServiceToken } from "../../src/db/token-lifecycle";
+import { createServiceToken } from "../../src/db/tokens";
+import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
 import { bearer, call, countingDb, marker, upstreamRequests } from "../helpers/worker";
 
 /** A never-limiting failure limiter, so deliberate rejects in this file are answered 401, not 429. */
@@ -186,6 +188,56 @@ describe("per-request D1 budget", () => {
   });
 });
 
+describe("per-request D1 budget of rolled and address-restricted tokens (SPEC §9)", () => {
+  it("the previous secret of a rolled token costs the same one read", async () => {
+    const { org, token } = await seedIntegration();
+    const rolled = await rollServiceToken(db(), {
+      orgId: org.orgId,
+      tokenId: token.id,
+      graceMs: 60_000,
+      actor: { id: null, type: "operator", name: "Test" },
+      pepper: env.TOKEN_PEPPER,
+      now: Date.now(),
+    });
+    expect(rolled.outcome).toBe("rolled");
+    for (const secret of [token.secret, rolled.outcome === "rolled" ? rolled.secret : ""]) {
+      clearLastUseMarks();
+      const recording = recordingDb({ holdWrites: true });
+      const res = await call(`/inspections/${marker()}`, { headers: bearer(secret, client()), env: { DB: recording.db }, settle: false });
+      expect(res.status).toBe(200);
+      expect(recording.reads()).toEqual([{ sql: RESOLVE_TOKEN_SQL, method: "first", settled: true }]);
+    }
+  });
+
+  it("an address-restricted token costs one read when allowed, and one read and no write when refused", async () => {
+    const org = await seedOrg();
+    const setId = await seedPermissionSet(org.orgId, ["inspections.view"], "Sync");
+    const created = await createServiceToken(db(), {
+      orgId: org.orgId,
+      name: "Restricted",
+      inactivityDays: 45,
+      permissionSetIds: [setId],
+      allowedCidrs: ["198.51.100.0/24"],
+      actor: { id: null, type: "operator", name: "Test" },
+      pepper: env.TOKEN_PEPPER,
+    });
+    const allowed = recordingDb({ holdWrites: true });
+    const ok = await call(`/inspections/${marker()}`, { headers: bearer(created!.secret, client()), env: { DB: allowed.db }, settle: false });
+    expect(ok.status).toBe(200);
+    expect(allowed.reads()).toEqual([{ sql: RESOLVE_TOKEN_SQL, method: "first", settled: true }]);
+
+    clearLastUseMarks();
+    const refused = recordingDb();
+    const res = await call(`/inspections/${marker()}`, {
+      headers: bearer(created!.secret, { "cf-connecting-ip": "203.0.113.9" }),
+      env: { DB: refused.db },
+    });
+    expect(res.status).toBe(403);
+    expect(refused.reads()).toHaveLength(1);
+    expect(refused.writes()).toHaveLength(0);
+  });
+});
+
 describe("the resolve query is one indexed lookup", () => {
   async function plan(sql: string, ...params: unknown[]): Promise<string[]> {
     const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
@@ -194,9 +246,16 @@ describe("the resolve query is one indexed lookup", () => {
     return results.map((r) => r.detail);
   }
 
-  it("finds the token through api_tokens_digest_uq and touches no other table", async () => {
-    // The whole plan: one index search (the subject is on the row, kept by migration 0004).
-    expect(await plan(RESOLVE_TOKEN_SQL, "0".repeat(64))).toEqual(["SEARCH api_tokens USING INDEX api_tokens_digest_uq (digest=?)"]);
+  it("finds the token through api_tokens_digest_uq or api_tokens_previous_digest_uq and touches no other table", async () => {
+    // The whole plan: one row of one table, found by the current digest or, for a rolled token,
+    // the previous one (SPEC §9); the subject is on the row, kept by migration 0004.
+    expect(await plan(RESOLVE_TOKEN_SQL, "0".repeat(64))).toEqual([
+      "MULTI-INDEX OR",
+      "INDEX 1",
+      "SEARCH api_tokens USING INDEX api_tokens_digest_uq (digest=?)",
+      "INDEX 2",
+      "SEARCH api_tokens USING INDEX api_tokens_previous_digest_uq (previous_digest=?)",
+    ]);
   });
 
   it("the last-use write finds its row by primary key", async () => {

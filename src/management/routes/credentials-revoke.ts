@@ -14,6 +14,7 @@ import { guard, orm } from "../../db/client";
 import { revokeLeakedTokens } from "../../db/leaks";
 import type { AppEnv } from "../../env";
 import { ApiError } from "../../errors";
+import { nothingChanged } from "../../signals/after-change";
 import { tokenDigest } from "../../token/digest";
 import { parseToken } from "../../token/format";
 import { errorResponses, json, type ManagementApp } from "../common";
@@ -89,6 +90,9 @@ export function registerCredentialsRevoke(app: ManagementApp): void {
         retry: false,
       });
       if (revoked.length > 0) invalidateCached({ tokenIds: revoked });
+      else nothingChanged(c);
+    } else {
+      nothingChanged(c);
     }
     return c.json({ accepted: true as const }, 202);
   });

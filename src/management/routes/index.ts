@@ -10,15 +10,18 @@ import { registerGroups } from "./groups";
 import { registerIntrospect } from "./introspect";
 import { registerMeApiTokens } from "./me-api-tokens";
 import { registerPermissionSets } from "./permission-sets";
+import { registerSecretScanning } from "./secret-scanning";
 import { registerSeats } from "./seats";
 import { registerServiceTokens } from "./service-tokens";
 import { registerSites } from "./sites";
 import { registerUsers } from "./users";
+import { registerWebhooks } from "./webhooks";
 
 /** Routes that authenticate by other means (none, or their own rules). */
 export function registerPublicRoutes(app: ManagementApp): void {
   registerDocs(app);
   registerCredentialsRevoke(app);
+  registerSecretScanning(app);
 }
 
 /** Routes behind `authenticate()`. */
@@ -32,4 +35,5 @@ export function registerProtectedRoutes(app: ManagementApp): void {
   registerSeats(app);
   registerActivityLog(app);
   registerIntrospect(app);
+  registerWebhooks(app);
 }

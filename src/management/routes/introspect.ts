@@ -31,7 +31,11 @@ const IntrospectionResponse = z
     token_type: z.enum(["user", "service_user"]).optional(),
     scope: z.string().optional().openapi({ description: "The subject's current permissions, space-separated." }),
     iat: z.number().int().optional().openapi({ description: "When the token was created (seconds since the epoch)." }),
-    exp: z.number().int().optional().openapi({ description: "The idle deadline: when the token expires if it is not used before (seconds)." }),
+    exp: z.number().int().optional().openapi({
+      description:
+        "The idle deadline: when the token expires if it is not used before (seconds). For the previous secret of a rolled token, " +
+        "the end of its grace when that comes first.",
+    }),
     org: z.string().optional().openapi({ description: "The organization the token belongs to." }),
     username: z.string().optional().openapi({ description: "The subject's display name." }),
     token_id: z.string().optional().openapi({ description: "The token's id in the management API." }),
@@ -78,7 +82,8 @@ export function registerIntrospect(app: ManagementApp): void {
         token_type: resolved.kind,
         scope: resolved.permissions.join(" "),
         iat: seconds(createdAt),
-        exp: seconds(resolved.expiresAt),
+        // The previous secret of a rolled token stops at its grace deadline if not sooner (SPEC §9).
+        exp: seconds(resolved.previousExpiresAt === null ? resolved.expiresAt : Math.min(resolved.expiresAt, resolved.previousExpiresAt)),
         org: resolved.orgId,
         username: resolved.subjectName,
         token_id: resolved.tokenId,

@@ -1,11 +1,13 @@
 /**
  * Service user API tokens (SPEC §1, §4): `/service-tokens`. Every route needs
- * `integrations.manage`. Life cycle: create → (edit) → revoke → regenerate | delete; an
- * expired token may also be revoked (then regenerated) or deleted. Each transition is decided
+ * `integrations.manage`. Life cycle: create → (edit | roll) → revoke → regenerate | delete; an
+ * expired token may also be revoked (then regenerated) or deleted. Rolling replaces the secret
+ * of an active token while the replaced one keeps working for a grace period (SPEC §9). Each transition is decided
  * atomically in D1 (db/token-lifecycle.ts); an id from another org is 404.
  */
 import { createRoute } from "@hono/zod-openapi";
 import { invalidateCached } from "../../auth/cache";
+import { normaliseCidrs } from "../../auth/cidr";
 import { guard, orm } from "../../db/client";
 import {
   allPermissionSetIds,
@@ -15,6 +17,7 @@ import {
   listServiceTokens,
   regenerateServiceToken,
   revokeToken,
+  rollServiceToken,
   unknownPermissionSetIds,
   type ServiceTokenRecord,
 } from "../../db/token-lifecycle";
@@ -23,11 +26,14 @@ import { PERMISSION } from "../../domain/permissions";
 import { ApiError } from "../../errors";
 import { protect, under } from "../../http/authorize";
 import { DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS, SERVICE_TOKEN_LIMIT } from "../../domain/tokens";
-import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, json, paginate, PaginationQuery, shownId, type ManagementApp } from "../common";
+import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, iso, json, paginate, PaginationQuery, shownId, type ManagementApp } from "../common";
 import {
   CreateServiceTokenBody,
+  DEFAULT_GRACE_SECONDS,
   EditServiceTokenBody,
   NewServiceTokenSchema,
+  RollServiceTokenBody,
+  RolledServiceTokenSchema,
   ServiceTokenListSchema,
   ServiceTokenSchema,
   serviceTokenResource,
@@ -121,6 +127,25 @@ const regenerateRoute = createRoute({
   },
 });
 
+const rollRoute = createRoute({
+  method: "post",
+  path: "/service-tokens/{id}/roll",
+  operationId: "rollServiceToken",
+  tags: TAGS,
+  summary: "Roll the secret of an active service user API token",
+  description:
+    "Needs `integrations.manage`. Only when active (else 409 `invalid_state`). The new secret works at once and is shown only " +
+    "here; the previous one keeps working, as the same token, until `previous_expires_at` (`grace_seconds`, 0–604800, default " +
+    "86400), then gets 401. Rolling again during a grace ends the older previous secret at once; revoking ends both. Same id, " +
+    "settings and idle clock; the limit of 20 is unaffected.",
+  security: BEARER_SECURITY,
+  request: { params: IdParam, body: { required: false, content: json(RollServiceTokenBody) } },
+  responses: {
+    200: { description: "Rolled; `token` is shown only here", content: json(RolledServiceTokenSchema) },
+    ...errorResponses(400, 404, 409, 413, 415),
+  },
+});
+
 const deleteRoute = createRoute({
   method: "delete",
   path: "/service-tokens/{id}",
@@ -135,6 +160,14 @@ const deleteRoute = createRoute({
 
 function notFound(): ApiError {
   return new ApiError("not_found", "No such service user API token in this organization.");
+}
+
+/** The normalised list of a validated `allowed_cidrs` (the schema has already refused bad entries). */
+function normalisedCidrs(input: string[] | undefined): string[] | undefined {
+  if (input === undefined) return undefined;
+  const result = normaliseCidrs(input);
+  if (!result.ok) throw new ApiError("invalid_request", `Invalid request: allowed_cidrs.${result.index}: ${result.reason}.`);
+  return result.cidrs;
 }
 
 /** 400 unless every id is a permission set of the caller's org (another org's id is unknown here). */
@@ -173,6 +206,7 @@ export function registerServiceTokens(app: ManagementApp): void {
         ? await guard(() => allPermissionSetIds(db, subject.orgId), { timeoutMs: config.dbTimeoutMs, retry: true })
         : await checkPermissionSets(db, subject.orgId, body.permission_set_ids, config.dbTimeoutMs);
     const inactivityDays = body.inactivity_days ?? DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS;
+    const allowedCidrs = normalisedCidrs(body.allowed_cidrs) ?? [];
     const now = Date.now();
     const created = await guard(
       () =>
@@ -181,6 +215,7 @@ export function registerServiceTokens(app: ManagementApp): void {
           name: body.name,
           inactivityDays,
           permissionSetIds,
+          allowedCidrs,
           actor: actorOf(subject),
           pepper: config.tokenPepper,
           now,
@@ -213,6 +248,8 @@ export function registerServiceTokens(app: ManagementApp): void {
       revokedAt: null,
       expiredAt: null,
       deletedAt: null,
+      allowedCidrs,
+      previousExpiresAt: null,
     };
     // The secret is in this body only (SPEC §1); never cache it.
     c.header("Cache-Control", "no-store");
@@ -242,14 +279,14 @@ export function registerServiceTokens(app: ManagementApp): void {
         editServiceToken(db, {
           orgId: subject.orgId,
           tokenId: id,
-          edit: { name: body.name, inactivityDays: body.inactivity_days, permissionSetIds },
+          edit: { name: body.name, inactivityDays: body.inactivity_days, permissionSetIds, allowedCidrs: normalisedCidrs(body.allowed_cidrs) },
           actor: actorOf(subject),
           now,
         }),
       { timeoutMs: config.dbTimeoutMs, retry: false },
     );
     if (result.outcome === "not_found") throw notFound();
-    // Name and permissions are part of what the token resolves to (SPEC §5).
+    // Name, permissions and allowed addresses are part of what the token resolves to (SPEC §5, §9).
     if (result.outcome === "edited") invalidateCached({ tokenIds: [id] });
     return c.json(serviceTokenResource(result.token, now), 200);
   });
@@ -292,6 +329,39 @@ export function registerServiceTokens(app: ManagementApp): void {
     invalidateCached({ tokenIds: [id] });
     c.header("Cache-Control", "no-store");
     return c.json({ ...serviceTokenResource(result.token, now), token: result.secret }, 200);
+  });
+
+  app.openapi(rollRoute, async (c) => {
+    const subject = c.get("subject");
+    const { id } = c.req.valid("param");
+    // The body is optional; without one (or with `{}`) the grace is one day.
+    const body = (c.req.valid("json") as { grace_seconds?: number } | undefined) ?? {};
+    const graceSeconds = body.grace_seconds ?? DEFAULT_GRACE_SECONDS;
+    const config = c.get("config");
+    const now = Date.now();
+    const result = await guard(
+      () =>
+        rollServiceToken(orm(c.env.DB), {
+          orgId: subject.orgId,
+          tokenId: id,
+          graceMs: graceSeconds * 1000,
+          actor: actorOf(subject),
+          pepper: config.tokenPepper,
+          now,
+        }),
+      { timeoutMs: config.dbTimeoutMs, retry: false },
+    );
+    if (result.outcome === "not_found") throw notFound();
+    if (result.outcome === "invalid_state") {
+      throw new ApiError("invalid_state", `Only an active token can be rolled; this one is ${serviceTokenResource(result.token, now).status}.`);
+    }
+    // Cached entries of both digests belong to this token id (SPEC §5: effective on the next request).
+    invalidateCached({ tokenIds: [id] });
+    c.header("Cache-Control", "no-store");
+    return c.json(
+      { ...serviceTokenResource(result.token, now), token: result.secret, previous_expires_at: iso(result.token.previousExpiresAt)! },
+      200,
+    );
   });
 
   app.openapi(deleteRoute, async (c) => {
