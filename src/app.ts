@@ -1,5 +1,5 @@
 /**
- * Builds the Hono app: the management API is mounted under its prefix as a separate app, so a
+ * Builds the Hono app: the management API (with SCIM beside its routes) is mounted under its prefix as a separate app, so a
  * path under the prefix that no management route matches is a 404 there and can never fall
  * through to the proxy; every other path is the proxy. One onError per app turns every failure
  * into the JSON error shape. The Worker (src/index.ts) sends proxied paths to the proxy directly
@@ -11,9 +11,10 @@ import type { AppEnv } from "./env";
 import { ApiError, errorResponse, toErrorResponse } from "./errors";
 import { createManagementApp } from "./management";
 import { handleProxy } from "./proxy/handler";
+import { SCIM_API } from "./scim";
 
 export function createApp(prefix: string) {
-  const management = createManagementApp(prefix);
+  const management = createManagementApp(prefix, [SCIM_API]);
   management.notFound(() => errorResponse(new ApiError("not_found", "No such management route.")));
   management.onError((err) => toErrorResponse(err));
 

@@ -1,4 +1,4 @@
-import type { Subject } from "./auth/subject";
+import type { Subject } from "./domain/subject";
 import type { Config } from "./config";
 
 /** Worker bindings, typed once (wrangler.toml [vars], secrets, D1 and rate-limit bindings). */

@@ -9,11 +9,11 @@ import { ApiError } from "../errors";
 import { hasTokenPrefix } from "../token/format";
 import { clientAddressAllowed, scheduleRedigest, verifyApiToken } from "./api-token";
 import { readBearer } from "./bearer";
-import { addressNotAllowed, insufficientScope, invalidToken, missingCredential, multipleCredentials } from "./challenge";
+import { addressNotAllowed, invalidToken, missingCredential, multipleCredentials } from "./challenge";
 import { scheduleLastUse } from "./last-use";
 import { blockedResponse, clientIp, noteAuthFailure } from "./rate-limit";
 import { verifySession } from "./session";
-import type { Subject } from "./subject";
+import type { Subject } from "../domain/subject";
 
 export function authenticate(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -49,13 +49,6 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
     }
     throw (await noteAuthFailure(c.env.AUTH_FAILURE_LIMITER, ip)) ?? invalidToken(failure);
   };
-}
-
-/** 403 unless the subject's current permission sets hold every one of `permissions`. */
-export function requirePermissions(subject: Subject, ...permissions: string[]): void {
-  const held = new Set(subject.permissions);
-  const missing = permissions.filter((p) => !held.has(p));
-  if (missing.length > 0) throw insufficientScope(missing);
 }
 
 /** 403 session_required unless the caller holds a session (API tokens never do). */

@@ -1,5 +1,5 @@
 /**
- * Failed-authentication throttling per client IP (issue 6 §14), through the Workers rate-limit
+ * Failed-authentication throttling per client IP (SPEC §4 `rate_limited`, §11), through the Workers rate-limit
  * binding. Only failures are counted (valid traffic never spends the budget). Once an IP is
  * over its limit, this isolate answers that IP 429 before any D1 read until the period ends,
  * so a flood of guessed tokens costs the database nothing.

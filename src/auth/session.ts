@@ -10,7 +10,7 @@ import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
 import type { Config } from "../config";
 import { loadSessionUser } from "../db/auth";
 import { guard } from "../db/client";
-import type { Subject } from "./subject";
+import type { Subject } from "../domain/subject";
 
 export type SessionCheck = { ok: true; subject: Subject } | { ok: false; description: string };
 

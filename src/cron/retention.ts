@@ -4,7 +4,7 @@
  */
 import { guard } from "../db/client";
 import { pruneActivity } from "../db/sweep";
-import { DAY_MS } from "../permissions";
+import { DAY_MS } from "../domain/tokens";
 import type { JobReport, SweepContext } from "./expiry-sweep";
 import type { JobLimits } from "./limits";
 

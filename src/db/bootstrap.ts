@@ -2,7 +2,7 @@
  * Bootstrapping an organization (SPEC §7): the org, its `Administrator` permission set holding
  * every platform permission, and the first admin holding that set, in one batch.
  */
-import { PLATFORM_PERMISSIONS } from "../permissions";
+import { PLATFORM_PERMISSIONS } from "../domain/permissions";
 import { activityInsert } from "./activity";
 import { atomically, type Orm } from "./client";
 import { newId } from "./ids";

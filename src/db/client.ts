@@ -27,8 +27,8 @@ export function statement(db: Orm, item: BatchItem): D1PreparedStatement {
 }
 
 /**
- * Run several writes as one D1 batch: one transaction, all or nothing (SPEC: "never loses a
- * recorded change", issue 6 §13). Accepts drizzle queries and raw `sql` chunks alike.
+ * Run several writes as one D1 batch: one transaction, all or nothing (AGENTS.md: a change and its
+ * activity event never span two D1 calls). Accepts drizzle queries and raw `sql` chunks alike.
  */
 export function atomically(db: Orm, items: BatchItem[]): Promise<D1Result[]> {
   return db.$client.batch(items.map((item) => statement(db, item)));

@@ -21,21 +21,12 @@ import {
   users,
   userSites,
 } from "./schema";
+import { emailInUse, isUniqueViolation, jsonIds, sortedIds } from "./directory-rules";
 
 export type Page = { afterId: string | null; limit: number };
 
-/** `ids` bound as one JSON parameter: no limit on list length from D1's bound-parameter cap. */
 function inJson(column: AnyColumn | SQL, ids: string[]): SQL {
-  return sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;
-}
-
-function sortedIds(json: string | null): string[] {
-  if (!json) return [];
-  return (JSON.parse(json) as (string | null)[]).filter((v): v is string => typeof v === "string").sort();
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  return /UNIQUE constraint failed/i.test(String((err as Error)?.message ?? err));
+  return sql`${column} IN ${jsonIds(ids)}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -139,23 +130,6 @@ export async function unknownRefs(db: Orm, orgId: string, refs: MemberRefs): Pro
   return Object.keys(unknown).length ? unknown : null;
 }
 
-/** One live membership per email per org, compared case-insensitively (RFC 5321 practice). */
-async function emailInUse(db: Orm, orgId: string, email: string, exceptUserId?: string): Promise<boolean> {
-  const rows = await db
-    .select({ id: users.id })
-    .from(users)
-    .where(
-      and(
-        eq(users.orgId, orgId),
-        ne(users.status, "removed"),
-        sql`lower(${users.email}) = lower(${email})`,
-        exceptUserId ? ne(users.id, exceptUserId) : undefined,
-      ),
-    )
-    .limit(1);
-  return rows.length > 0;
-}
-
 /**
  * Assignment inserts that only take ids still in this org when the batch runs: a set, group
  * or site deleted between the check and the write is skipped rather than failing the batch.
@@ -190,7 +164,7 @@ export async function createMember(
   const now = input.now ?? Date.now();
   const unknown = await unknownRefs(db, input.orgId, input.refs);
   if (unknown) return { ok: false, reason: "unknown_refs", unknown };
-  if (await emailInUse(db, input.orgId, input.email)) return { ok: false, reason: "conflict" };
+  if (await emailInUse(db, input.orgId, input.email, null)) return { ok: false, reason: "conflict" };
   const member: Member = {
     id: newId("usr", now),
     name: input.name,
@@ -453,6 +427,18 @@ export async function findPermissionSet(db: Orm, orgId: string, id: string): Pro
   return row ? toPermissionSet(row) : null;
 }
 
+/** The event of a permission-set change, about the set as it is after the change. */
+function permissionSetEvent(
+  db: Orm,
+  type: "permission_set.created" | "permission_set.updated" | "permission_set.deleted",
+  input: { orgId: string; actor: Actor },
+  set: PermissionSet,
+  details: Record<string, unknown>,
+  at: number,
+) {
+  return activityInsert(db, { orgId: input.orgId, type, actor: input.actor, target: { type: "permission_set", id: set.id, name: set.name }, details, at });
+}
+
 export async function createPermissionSet(
   db: Orm,
   input: { orgId: string; name: string; permissions: string[]; actor: Actor; now?: number },
@@ -461,14 +447,7 @@ export async function createPermissionSet(
   const set: PermissionSet = { id: newId("ps", now), name: input.name, permissions: input.permissions };
   await atomically(db, [
     db.insert(permissionSets).values({ id: set.id, orgId: input.orgId, name: set.name, permissions: JSON.stringify(set.permissions), createdAt: now }),
-    activityInsert(db, {
-      orgId: input.orgId,
-      type: "permission_set.created",
-      actor: input.actor,
-      target: { type: "permission_set", id: set.id, name: set.name },
-      details: { permissions: set.permissions },
-      at: now,
-    }),
+    permissionSetEvent(db, "permission_set.created", input, set, { permissions: set.permissions }, now),
   ]);
   return set;
 }
@@ -491,14 +470,7 @@ export async function updatePermissionSet(
       .update(permissionSets)
       .set({ name: next.name, permissions: JSON.stringify(next.permissions) })
       .where(and(eq(permissionSets.id, current.id), eq(permissionSets.orgId, input.orgId))),
-    activityInsert(db, {
-      orgId: input.orgId,
-      type: "permission_set.updated",
-      actor: input.actor,
-      target: { type: "permission_set", id: current.id, name: next.name },
-      details,
-      at: now,
-    }),
+    permissionSetEvent(db, "permission_set.updated", input, next, details, now),
   ]);
   return next;
 }
@@ -512,14 +484,7 @@ export async function deletePermissionSet(db: Orm, input: { orgId: string; id: s
     db.delete(userPermissionSets).where(eq(userPermissionSets.permissionSetId, current.id)),
     db.delete(serviceUserPermissionSets).where(eq(serviceUserPermissionSets.permissionSetId, current.id)),
     db.delete(permissionSets).where(and(eq(permissionSets.id, current.id), eq(permissionSets.orgId, input.orgId))),
-    activityInsert(db, {
-      orgId: input.orgId,
-      type: "permission_set.deleted",
-      actor: input.actor,
-      target: { type: "permission_set", id: current.id, name: current.name },
-      details: { permissions: current.permissions },
-      at: now,
-    }),
+    permissionSetEvent(db, "permission_set.deleted", input, current, { permissions: current.permissions }, now),
   ]);
   return true;
 }

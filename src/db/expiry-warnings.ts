@@ -14,10 +14,9 @@
  * PATCH) is not warned at that level.
  */
 import { sql } from "drizzle-orm";
-import { DAY_MS } from "../permissions";
-import { SYSTEM_ACTOR } from "./activity";
+import { DAY_MS } from "../domain/tokens";
+import { activityInsertSelect, eventIdSql, SYSTEM_ACTOR } from "./activity";
 import { atomically, statement, type Orm } from "./client";
-import { eventIdSql } from "./sweep";
 
 export type WarningLevel = "7d" | "1d";
 
@@ -72,13 +71,23 @@ export async function warnTokens(db: Orm, window: WarningWindow, tokenIds: strin
         SELECT id, ${window.level}, expires_at, ${runId}, ${now} FROM api_tokens
         WHERE id IN (SELECT value FROM json_each(${JSON.stringify(tokenIds)}))
           AND +status = 'active' AND +expires_at >= ${now + window.fromMs} AND +expires_at < ${now + window.withinMs}`,
-    sql`INSERT INTO activity_events (id, org_id, occurred_at, type, actor_id, actor_type, actor_name,
-          target_type, target_id, target_name, details)
-        SELECT ${eventIdSql(now)}, t.org_id, ${now}, 'token.expiring', ${SYSTEM_ACTOR.id}, ${SYSTEM_ACTOR.type}, ${SYSTEM_ACTOR.name},
-          'api_token', t.id, t.name,
-          json_object('kind', t.kind, 'hint', t.hint, 'level', w.level,
-            'expires_at', strftime('%Y-%m-%dT%H:%M:%fZ', w.deadline / 1000.0, 'unixepoch'))
-        FROM token_expiry_warnings w JOIN api_tokens t ON t.id = w.token_id WHERE w.run_id = ${runId}`,
+    activityInsertSelect(
+      {
+        id: eventIdSql(now),
+        orgId: sql`t.org_id`,
+        occurredAt: sql`${now}`,
+        type: sql`'token.expiring'`,
+        actorId: sql`${SYSTEM_ACTOR.id}`,
+        actorType: sql`${SYSTEM_ACTOR.type}`,
+        actorName: sql`${SYSTEM_ACTOR.name}`,
+        targetType: sql`'api_token'`,
+        targetId: sql`t.id`,
+        targetName: sql`t.name`,
+        details: sql`json_object('kind', t.kind, 'hint', t.hint, 'level', w.level,
+            'expires_at', strftime('%Y-%m-%dT%H:%M:%fZ', w.deadline / 1000.0, 'unixepoch'))`,
+      },
+      sql`FROM token_expiry_warnings w JOIN api_tokens t ON t.id = w.token_id WHERE w.run_id = ${runId}`,
+    ),
     sql`INSERT INTO signal_cursors (name, value) VALUES (${cursorName(window.level)}, ${reached})
         ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)`,
   ];

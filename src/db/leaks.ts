@@ -10,9 +10,9 @@
  * no longer valid and a report of it changes nothing.
  */
 import { sql } from "drizzle-orm";
-import { SYSTEM_ACTOR } from "./activity";
+import { eventIdSql, SYSTEM_ACTOR, tokenActivityInsert } from "./activity";
 import { atomically, type Orm } from "./client";
-import { eventIdSql } from "./sweep";
+import { activeAt } from "./token-rules";
 
 /** Revokes the valid tokens among `digests`; returns the ids it revoked (for cache invalidation). */
 export async function revokeLeakedTokens(db: Orm, digests: string[], now: number): Promise<string[]> {
@@ -21,14 +21,16 @@ export async function revokeLeakedTokens(db: Orm, digests: string[], now: number
   // keeps the lookup on the digest index rather than a range of api_tokens_expiry_idx.
   const reported = sql`(SELECT value FROM json_each(${JSON.stringify(digests)}))`;
   const valid = sql`(digest IN ${reported} OR (previous_digest IN ${reported} AND previous_expires_at > ${now}))
-    AND +status = 'active' AND +expires_at > ${now}`;
+    AND ${activeAt(now, { noIndex: true })}`;
   const [, revoked] = await atomically(db, [
-    sql`INSERT INTO activity_events (id, org_id, occurred_at, type, actor_id, actor_type, actor_name,
-          target_type, target_id, target_name, details)
-        SELECT ${eventIdSql(now)}, org_id, ${now}, 'token.revoked_leaked',
-          ${SYSTEM_ACTOR.id}, ${SYSTEM_ACTOR.type}, ${SYSTEM_ACTOR.name}, 'api_token', id, name,
-          json_object('kind', kind, 'hint', hint)
-        FROM api_tokens WHERE ${valid}`,
+    tokenActivityInsert({
+      id: eventIdSql(now),
+      type: "token.revoked_leaked",
+      actor: SYSTEM_ACTOR,
+      at: now,
+      details: sql`json_object('kind', kind, 'hint', hint)`,
+      where: valid,
+    }),
     sql`UPDATE api_tokens SET status = 'revoked', revoked_at = ${now}, updated_at = ${now},
         previous_expires_at = min(previous_expires_at, ${now})
       WHERE ${valid} RETURNING id`,

@@ -9,7 +9,7 @@
  * TOKEN_PEPPER) of the whole token, and `hint` holds prefix + last four characters.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, sqliteView, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const organizations = sqliteTable("organizations", {
   id: text("id").primaryKey(),
@@ -263,6 +263,20 @@ export const activityEvents = sqliteTable(
     index("activity_events_occurred_idx").on(t.occurredAt),
   ],
 );
+
+/**
+ * The subject of each token, computed from the normalized tables (db/subject-copy.ts defines
+ * it; migration 0004 creates it). `.existing()`: drizzle-kit neither creates nor drops it.
+ * The triggers copy it onto api_tokens' subject_* columns, which the resolve query reads.
+ */
+export const tokenSubjectsLive = sqliteView("token_subjects_live", {
+  tokenId: text("token_id").notNull(),
+  subjectName: text("subject_name"),
+  subjectStatus: text("subject_status"),
+  subjectPermissions: text("subject_permissions"),
+  subjectGroups: text("subject_groups"),
+  subjectSites: text("subject_sites"),
+}).existing();
 
 /**
  * Lifecycle signals (SPEC §10). A webhook endpoint of one organization; `secret` is the

@@ -6,9 +6,10 @@
  * the one deprovisioning path.
  */
 import { sql, type SQL } from "drizzle-orm";
-import type { ActivityInput, Actor } from "./activity";
+import { activityInsertWhen, type Actor } from "./activity";
 import { atomically, statement, type BatchItem, type Orm } from "./client";
 import { newId } from "./ids";
+import { emailTaken, groupNameTaken, isUniqueViolation, jsonIds } from "./directory-rules";
 import { changes } from "./tokens";
 
 export interface ScimMemberRecord {
@@ -40,25 +41,12 @@ export interface Slice {
 export type MemberFilter = { by: "id" | "email"; value: string } | null;
 export type GroupFilter = { by: "id" | "name"; value: string } | null;
 
-const inJson = (ids: string[]) => sql`(SELECT value FROM json_each(${JSON.stringify(ids)}))`;
-
-function isUniqueViolation(err: unknown): boolean {
-  return /UNIQUE constraint failed/i.test(String((err as Error)?.message ?? err));
-}
 
 function pairs(json: string | null): { id: string; name: string }[] {
   if (!json) return [];
   return (JSON.parse(json) as ({ id: string; name: string } | null)[])
     .filter((p): p is { id: string; name: string } => p !== null && typeof p.id === "string")
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-}
-
-/** An activity event inserted only when `condition` holds when the batch runs (same transaction as the change). */
-function eventWhere(condition: SQL, event: ActivityInput & { at: number }): SQL {
-  return sql`INSERT INTO activity_events (id, org_id, occurred_at, type, actor_id, actor_type, actor_name, target_type, target_id, target_name, details)
-    SELECT ${newId("evt", event.at)}, ${event.orgId}, ${event.at}, ${event.type}, ${event.actor.id}, ${event.actor.type}, ${event.actor.name},
-      ${event.target?.type ?? null}, ${event.target?.id ?? null}, ${event.target?.name ?? null}, ${JSON.stringify(event.details ?? {})}
-    WHERE ${condition}`;
 }
 
 async function all<T>(db: Orm, query: SQL): Promise<T[]> {
@@ -116,15 +104,6 @@ export async function findScimMember(db: Orm, orgId: string, id: string): Promis
   return row ? toMember(row) : null;
 }
 
-/** Another live member of the org already uses this email (compared case-insensitively). */
-const emailTaken = (orgId: string, email: string, exceptId: string | null) => sql`EXISTS (
-  SELECT 1 FROM users o WHERE o.org_id = ${orgId} AND o.status <> 'removed' AND lower(o.email) = lower(${email})
-    AND (${exceptId} IS NULL OR o.id <> ${exceptId}))`;
-
-export async function emailInUse(db: Orm, orgId: string, email: string, exceptId: string | null): Promise<boolean> {
-  const [row] = await all<{ taken: number }>(db, sql`SELECT ${emailTaken(orgId, email, exceptId)} AS taken`);
-  return row?.taken === 1;
-}
 
 /**
  * Creates a member; null when the email is already a live member's. The uniqueness check is in
@@ -143,7 +122,7 @@ export async function createScimMember(
     results = await atomically(db, [
       sql`INSERT INTO users (id, org_id, name, email, status, created_at, updated_at)
         SELECT ${id}, ${orgId}, ${name}, ${email}, ${status}, ${now}, ${now} WHERE NOT ${emailTaken(orgId, email, null)}`,
-      eventWhere(sql`EXISTS (SELECT 1 FROM users WHERE id = ${id})`, {
+      activityInsertWhen(sql`EXISTS (SELECT 1 FROM users WHERE id = ${id})`, {
         orgId,
         type: "user.created",
         actor: input.actor,
@@ -178,7 +157,7 @@ export async function updateScimMemberProfile(
   let results: D1Result[];
   try {
     results = await atomically(db, [
-      eventWhere(applies, { orgId, type: "user.updated", actor: input.actor, target: { type: "user", id: current.id, name }, details, at: now }),
+      activityInsertWhen(applies, { orgId, type: "user.updated", actor: input.actor, target: { type: "user", id: current.id, name }, details, at: now }),
       sql`UPDATE users SET name = ${name}, email = ${email}, updated_at = ${now} WHERE id = ${current.id} AND ${applies}`,
     ]);
   } catch (err) {
@@ -239,7 +218,7 @@ export async function unknownMemberIds(db: Orm, orgId: string, ids: string[]): P
   if (ids.length === 0) return [];
   const found = await all<{ id: string }>(
     db,
-    sql`SELECT id FROM users WHERE org_id = ${orgId} AND status <> 'removed' AND id IN ${inJson(ids)}`,
+    sql`SELECT id FROM users WHERE org_id = ${orgId} AND status <> 'removed' AND id IN ${jsonIds(ids)}`,
   );
   const known = new Set(found.map((r) => r.id));
   return ids.filter((id) => !known.has(id));
@@ -249,7 +228,7 @@ export async function unknownMemberIds(db: Orm, orgId: string, ids: string[]): P
 function addMembers(orgId: string, groupId: string, memberIds: string[]): SQL {
   return sql`INSERT OR IGNORE INTO user_groups (user_id, group_id)
     SELECT u.id, ${groupId} FROM users u
-    WHERE u.org_id = ${orgId} AND u.status <> 'removed' AND u.id IN ${inJson(memberIds)}
+    WHERE u.org_id = ${orgId} AND u.status <> 'removed' AND u.id IN ${jsonIds(memberIds)}
       AND EXISTS (SELECT 1 FROM groups WHERE id = ${groupId} AND org_id = ${orgId})`;
 }
 
@@ -269,11 +248,11 @@ export async function createScimGroup(
   const statements: BatchItem[] = [
     sql`INSERT INTO groups (id, org_id, name, created_at)
       SELECT ${id}, ${orgId}, ${name}, ${now}
-      WHERE NOT EXISTS (SELECT 1 FROM groups WHERE org_id = ${orgId} AND lower(name) = lower(${name}))`,
+      WHERE NOT ${groupNameTaken(orgId, name)}`,
   ];
   if (input.memberIds.length > 0) statements.push(addMembers(orgId, id, input.memberIds));
   statements.push(
-    eventWhere(sql`EXISTS (SELECT 1 FROM groups WHERE id = ${id})`, {
+    activityInsertWhen(sql`EXISTS (SELECT 1 FROM groups WHERE id = ${id})`, {
       orgId,
       type: "group.created",
       actor: input.actor,
@@ -296,7 +275,7 @@ export async function updateScimGroup(
   if (name === current.name && add.length === 0 && remove.length === 0) return true;
   const statements: BatchItem[] = [sql`UPDATE groups SET name = ${name} WHERE id = ${current.id} AND org_id = ${orgId}`];
   if (remove.length > 0) {
-    statements.push(sql`DELETE FROM user_groups WHERE group_id = ${current.id} AND user_id IN ${inJson(remove)}`);
+    statements.push(sql`DELETE FROM user_groups WHERE group_id = ${current.id} AND user_id IN ${jsonIds(remove)}`);
   }
   if (add.length > 0) statements.push(addMembers(orgId, current.id, add));
   const details: Record<string, unknown> = {
@@ -306,7 +285,7 @@ export async function updateScimGroup(
     ...memberDetails("members_removed", remove),
   };
   statements.push(
-    eventWhere(sql`EXISTS (SELECT 1 FROM groups WHERE id = ${current.id} AND org_id = ${orgId})`, {
+    activityInsertWhen(sql`EXISTS (SELECT 1 FROM groups WHERE id = ${current.id} AND org_id = ${orgId})`, {
       orgId,
       type: "group.updated",
       actor: input.actor,
@@ -324,7 +303,7 @@ export async function deleteScimGroup(db: Orm, input: { orgId: string; current: 
   const { orgId, current, now } = input;
   // Event first, under the condition that the group still exists: a concurrent delete records nothing twice.
   const [recorded] = await atomically(db, [
-    eventWhere(sql`EXISTS (SELECT 1 FROM groups WHERE id = ${current.id} AND org_id = ${orgId})`, {
+    activityInsertWhen(sql`EXISTS (SELECT 1 FROM groups WHERE id = ${current.id} AND org_id = ${orgId})`, {
       orgId,
       type: "group.deleted",
       actor: input.actor,

@@ -6,6 +6,7 @@
  */
 import { sql } from "drizzle-orm";
 import { statement, type Orm } from "./client";
+import { activeAt } from "./token-rules";
 
 export async function liveDigests(db: Orm, digests: string[], now: number): Promise<Set<string>> {
   if (digests.length === 0) return new Set();
@@ -14,7 +15,7 @@ export async function liveDigests(db: Orm, digests: string[], now: number): Prom
     sql`SELECT r.value AS digest FROM json_each(${JSON.stringify(digests)}) r
         WHERE EXISTS (SELECT 1 FROM api_tokens t
           WHERE (t.digest = r.value OR (t.previous_digest = r.value AND t.previous_expires_at > ${now}))
-            AND +t.status = 'active' AND +t.expires_at > ${now})`,
+            AND ${activeAt(now, { alias: "t", noIndex: true })})`,
   ).all<{ digest: string }>();
   return new Set(results.map((r) => r.digest));
 }

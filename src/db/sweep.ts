@@ -11,9 +11,9 @@
  * parameters per statement.
  */
 import { sql, type SQL } from "drizzle-orm";
-import { SYSTEM_ACTOR } from "./activity";
+import { eventIdSql, SYSTEM_ACTOR, tokenActivityInsert } from "./activity";
 import { atomically, statement, type Orm } from "./client";
-import { newId } from "./ids";
+import { idleAt } from "./token-rules";
 import { changes } from "./tokens";
 
 /** Why the sweep ends a token; recorded in the event's details. */
@@ -27,18 +27,9 @@ export type ExpiryReason = "inactivity" | "member_inactive";
  */
 function stillEligible(reason: ExpiryReason, now: number): SQL {
   return reason === "inactivity"
-    ? sql`+status = 'active' AND +expires_at <= ${now}`
+    ? idleAt(now, { noIndex: true })
     : sql`+status = 'active' AND kind = 'user'
         AND EXISTS (SELECT 1 FROM users WHERE users.id = api_tokens.user_id AND users.status <> 'active')`;
-}
-
-/**
- * An activity event id computed per row in SQL, in the layout of `ids.ts` (10 time characters,
- * 16 random ones): 16 hex digits are Crockford base32 characters, so ids still sort by time.
- */
-export function eventIdSql(now: number): SQL {
-  const time = newId("evt", now).slice(4, 14);
-  return sql`'evt_' || ${time} || hex(randomblob(8))`;
 }
 
 async function ids(db: Orm, query: SQL): Promise<string[]> {
@@ -51,7 +42,7 @@ async function ids(db: Orm, query: SQL): Promise<string[]> {
  * (an index range scan of `api_tokens_expiry_idx (status, expires_at)`).
  */
 export function idleTokenIds(db: Orm, now: number, limit: number): Promise<string[]> {
-  return ids(db, sql`SELECT id FROM api_tokens WHERE status = 'active' AND expires_at <= ${now} ORDER BY expires_at LIMIT ${limit}`);
+  return ids(db, sql`SELECT id FROM api_tokens WHERE ${idleAt(now)} ORDER BY expires_at LIMIT ${limit}`);
 }
 
 /**
@@ -77,11 +68,14 @@ export async function expireTokens(db: Orm, tokenIds: string[], reason: ExpiryRe
   if (tokenIds.length === 0) return 0;
   const eligible = sql`id IN (SELECT value FROM json_each(${JSON.stringify(tokenIds)})) AND ${stillEligible(reason, now)}`;
   const [, updated] = await atomically(db, [
-    sql`INSERT INTO activity_events (id, org_id, occurred_at, type, actor_id, actor_type, actor_name,
-          target_type, target_id, target_name, details)
-        SELECT ${eventIdSql(now)}, org_id, ${now}, 'token.expired', ${SYSTEM_ACTOR.id}, ${SYSTEM_ACTOR.type}, ${SYSTEM_ACTOR.name},
-          'api_token', id, name, json_object('kind', kind, 'hint', hint, 'reason', ${reason}, 'inactivity_days', inactivity_days)
-        FROM api_tokens WHERE ${eligible}`,
+    tokenActivityInsert({
+      id: eventIdSql(now),
+      type: "token.expired",
+      actor: SYSTEM_ACTOR,
+      at: now,
+      details: sql`json_object('kind', kind, 'hint', hint, 'reason', ${reason}, 'inactivity_days', inactivity_days)`,
+      where: eligible,
+    }),
     // An expired token ends both secrets of a roll (SPEC §9); min() keeps a null deadline null.
     sql`UPDATE api_tokens SET status = 'expired', expired_at = ${now}, updated_at = ${now},
         previous_expires_at = min(previous_expires_at, ${now})

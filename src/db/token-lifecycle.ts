@@ -9,14 +9,13 @@
  * reads the row back as that transaction left it.
  */
 import { sql, type SQL } from "drizzle-orm";
-import { DAY_MS, SERVICE_TOKEN_LIMIT } from "../permissions";
-import { tokenDigest } from "../token/digest";
-import { generateToken, tokenHint } from "../token/format";
-import type { Actor } from "./activity";
+import { DAY_MS } from "../domain/tokens";
+import { tokenActivityInsert, type ActivityType, type Actor } from "./activity";
 import { atomically, statement, type Orm } from "./client";
 import { newId } from "./ids";
 import type { ApiTokenRow } from "./schema";
-import { changes } from "./tokens";
+import { activeAt, deadlineAfter, idleAt, underServiceTokenLimit } from "./token-rules";
+import { changes, freshSecret } from "./tokens";
 
 /**
  * A token row as management reads it: everything but the digest, which never leaves the db
@@ -122,13 +121,9 @@ function recordFrom(scope: TokenScope, result: D1Result | undefined): TokenRecor
 function tokenEventWhen(
   scope: TokenScope,
   condition: SQL,
-  event: { type: string; actor: Actor; at: number; details: SQL },
+  event: { type: ActivityType; actor: Actor; at: number; details: SQL },
 ): SQL {
-  return sql`INSERT INTO activity_events (id, org_id, occurred_at, type, actor_id, actor_type, actor_name,
-      target_type, target_id, target_name, details)
-    SELECT ${newId("evt", event.at)}, org_id, ${event.at}, ${event.type}, ${event.actor.id}, ${event.actor.type},
-      ${event.actor.name}, 'api_token', id, name, ${event.details}
-    FROM api_tokens WHERE ${scopeWhere(scope)} AND (${condition})`;
+  return tokenActivityInsert({ ...event, id: sql`${newId("evt", event.at)}`, where: sql`${scopeWhere(scope)} AND (${condition})` });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -227,7 +222,7 @@ export async function revokeToken(db: Orm, input: TokenScope & { actor: Actor; n
       actor: input.actor,
       at: now,
       details: sql`json_object('kind', kind, 'hint', hint, 'previous_status',
-        CASE WHEN status = 'active' AND expires_at <= ${now} THEN 'expired' ELSE status END)`,
+        CASE WHEN ${idleAt(now)} THEN 'expired' ELSE status END)`,
     }),
     // Revoke ends both secrets of a rolled token (SPEC §9); min() keeps a null deadline null.
     sql`UPDATE api_tokens SET status = 'revoked', revoked_at = ${now}, updated_at = ${now},
@@ -264,11 +259,8 @@ export async function regenerateServiceToken(
 ): Promise<RegenerateResult> {
   const { now } = input;
   const scope: TokenScope = { orgId: input.orgId, tokenId: input.tokenId, kind: "service_user" };
-  const secret = generateToken("service_user");
-  const digest = await tokenDigest(secret, input.pepper);
-  const hint = tokenHint(secret);
-  const regenerable = sql`status = 'revoked' AND (SELECT count(*) FROM api_tokens a
-    WHERE a.org_id = ${input.orgId} AND a.kind = 'service_user' AND a.status = 'active' AND a.expires_at > ${now}) < ${SERVICE_TOKEN_LIMIT}`;
+  const { secret, digest, hint } = await freshSecret("service_user", input.pepper);
+  const regenerable = sql`status = 'revoked' AND ${underServiceTokenLimit(input.orgId, now)}`;
   const results = await atomically(db, [
     tokenEventWhen(scope, regenerable, {
       type: "token.regenerated",
@@ -277,7 +269,7 @@ export async function regenerateServiceToken(
       details: sql`json_object('kind', kind, 'hint', ${hint}, 'previous_hint', hint)`,
     }),
     sql`UPDATE api_tokens SET digest = ${digest}, hint = ${hint}, status = 'active', updated_at = ${now},
-        last_used_at = NULL, last_active_at = ${now}, expires_at = ${now} + inactivity_days * ${DAY_MS},
+        last_used_at = NULL, last_active_at = ${now}, expires_at = ${deadlineAfter(now)},
         revoked_at = NULL, expired_at = NULL, previous_digest = NULL, previous_expires_at = NULL
       WHERE ${scopeWhere(scope)} AND ${regenerable}`,
     readServiceToken(scope),
@@ -309,11 +301,9 @@ export async function rollServiceToken(
 ): Promise<RollResult> {
   const { now } = input;
   const scope: TokenScope = { orgId: input.orgId, tokenId: input.tokenId, kind: "service_user" };
-  const secret = generateToken("service_user");
-  const digest = await tokenDigest(secret, input.pepper);
-  const hint = tokenHint(secret);
+  const { secret, digest, hint } = await freshSecret("service_user", input.pepper);
   const previousExpiresAt = now + input.graceMs;
-  const rollable = sql`status = 'active' AND expires_at > ${now}`;
+  const rollable = activeAt(now);
   const results = await atomically(db, [
     tokenEventWhen(scope, rollable, {
       type: "token.rolled",
@@ -346,7 +336,7 @@ export async function deleteServiceToken(
 ): Promise<DeleteResult> {
   const { now } = input;
   const scope: TokenScope = { orgId: input.orgId, tokenId: input.tokenId, kind: "service_user" };
-  const deletable = sql`status IN ('revoked', 'expired') OR (status = 'active' AND expires_at <= ${now})`;
+  const deletable = sql`status IN ('revoked', 'expired') OR (${idleAt(now)})`;
   const results = await atomically(db, [
     tokenEventWhen(scope, deletable, {
       type: "token.deleted",
@@ -420,7 +410,7 @@ export async function editServiceToken(
   if ("name" in changed) sets.push(sql`name = ${edit.name}`);
   if ("inactivity_days" in changed) {
     sets.push(sql`inactivity_days = ${edit.inactivityDays}`);
-    sets.push(sql`expires_at = CASE WHEN status = 'active' AND expires_at > ${now}
+    sets.push(sql`expires_at = CASE WHEN ${activeAt(now)}
       THEN last_active_at + ${edit.inactivityDays! * DAY_MS} ELSE expires_at END`);
   }
   if ("allowed_cidrs" in changed) sets.push(sql`allowed_cidrs = ${storedCidrs(edit.allowedCidrs!)}`);

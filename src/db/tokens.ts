@@ -4,13 +4,15 @@
  * one statement (INSERT … SELECT … WHERE count < limit); D1 runs each batch as one transaction,
  * so no two creations can both see the last free slot.
  */
-import { sql } from "drizzle-orm";
-import { DAY_MS, SERVICE_TOKEN_LIMIT, USER_TOKEN_INACTIVITY_DAYS, USER_TOKEN_LIMIT } from "../permissions";
+import { eq, sql } from "drizzle-orm";
+import { inactivityDeadline, USER_TOKEN_INACTIVITY_DAYS } from "../domain/tokens";
 import { generateToken, tokenHint } from "../token/format";
 import { tokenDigest } from "../token/digest";
-import type { ActivityInput, Actor } from "./activity";
+import { activityInsertWhen, type Actor } from "./activity";
 import { atomically, type Orm } from "./client";
 import { newId } from "./ids";
+import { apiTokens } from "./schema";
+import { underServiceTokenLimit, underUserTokenLimit } from "./token-rules";
 
 export interface CreatedToken {
   id: string;
@@ -20,7 +22,8 @@ export interface CreatedToken {
   expiresAt: number;
 }
 
-async function freshSecret(kind: "user" | "service_user", pepper: string | undefined) {
+/** A new secret of `kind` with its digest (the only form D1 stores) and its display hint. */
+export async function freshSecret(kind: "user" | "service_user", pepper: string | undefined) {
   const secret = generateToken(kind);
   return { secret, digest: await tokenDigest(secret, pepper), hint: tokenHint(secret) };
 }
@@ -33,7 +36,7 @@ export async function createUserToken(
   const now = input.now ?? Date.now();
   const id = newId("tok", now);
   const { secret, digest, hint } = await freshSecret("user", input.pepper);
-  const expiresAt = now + USER_TOKEN_INACTIVITY_DAYS * DAY_MS;
+  const expiresAt = inactivityDeadline(now, USER_TOKEN_INACTIVITY_DAYS);
   const actor: Actor = { id: input.userId, type: "user", name: input.userName };
   const [inserted] = await atomically(db, [
     sql`
@@ -41,10 +44,9 @@ export async function createUserToken(
         inactivity_days, created_at, updated_at, last_used_at, last_active_at, expires_at)
       SELECT ${id}, ${input.orgId}, 'user', ${input.userId}, NULL, ${input.name}, ${digest}, ${hint}, 'active',
         ${USER_TOKEN_INACTIVITY_DAYS}, ${now}, ${now}, NULL, ${now}, ${expiresAt}
-      WHERE (SELECT count(*) FROM api_tokens
-             WHERE user_id = ${input.userId} AND status = 'active' AND expires_at > ${now}) < ${USER_TOKEN_LIMIT}
+      WHERE ${underUserTokenLimit(input.userId, now)}
         AND EXISTS (SELECT 1 FROM users WHERE id = ${input.userId} AND org_id = ${input.orgId} AND status = 'active')`,
-    activityInsertIfTokenExists(id, {
+    activityInsertWhen(sql`EXISTS (SELECT 1 FROM api_tokens WHERE id = ${id})`, {
       orgId: input.orgId,
       type: "token.created",
       actor,
@@ -79,10 +81,9 @@ export async function createServiceToken(
   const id = newId("tok", now);
   const serviceUserId = newId("svc", now);
   const { secret, digest, hint } = await freshSecret("service_user", input.pepper);
-  const expiresAt = now + input.inactivityDays * DAY_MS;
+  const expiresAt = inactivityDeadline(now, input.inactivityDays);
   const allowedCidrs = input.allowedCidrs && input.allowedCidrs.length > 0 ? JSON.stringify(input.allowedCidrs) : null;
-  const underLimit = sql`(SELECT count(*) FROM api_tokens
-      WHERE org_id = ${input.orgId} AND kind = 'service_user' AND status = 'active' AND expires_at > ${now}) < ${SERVICE_TOKEN_LIMIT}`;
+  const underLimit = underServiceTokenLimit(input.orgId, now);
   const [serviceUserInserted] = await atomically(db, [
     sql`INSERT INTO service_users (id, org_id, name, created_at)
       SELECT ${serviceUserId}, ${input.orgId}, ${input.name}, ${now} WHERE ${underLimit}`,
@@ -98,7 +99,7 @@ export async function createServiceToken(
         WHERE EXISTS (SELECT 1 FROM service_users WHERE id = ${serviceUserId})
           AND EXISTS (SELECT 1 FROM permission_sets WHERE id = ${setId} AND org_id = ${input.orgId})`,
     ),
-    activityInsertIfTokenExists(id, {
+    activityInsertWhen(sql`EXISTS (SELECT 1 FROM api_tokens WHERE id = ${id})`, {
       orgId: input.orgId,
       type: "token.created",
       actor: input.actor,
@@ -112,18 +113,13 @@ export async function createServiceToken(
   return { id, secret, hint, createdAt: now, expiresAt, serviceUserId };
 }
 
-/** An activity insert that only lands if the token row exists (i.e. the creation succeeded). */
-export function activityInsertIfTokenExists(tokenId: string, event: ActivityInput) {
-  const at = event.at ?? Date.now();
-  return sql`
-    INSERT INTO activity_events (id, org_id, occurred_at, type, actor_id, actor_type, actor_name, target_type, target_id, target_name, details)
-    SELECT ${newId("evt", at)}, ${event.orgId}, ${at}, ${event.type}, ${event.actor.id}, ${event.actor.type}, ${event.actor.name},
-      ${event.target?.type ?? null}, ${event.target?.id ?? null}, ${event.target?.name ?? null},
-      ${event.details ? JSON.stringify(event.details) : null}
-    WHERE EXISTS (SELECT 1 FROM api_tokens WHERE id = ${tokenId})`;
-}
-
 /** Rows changed by a D1 run result. */
 export function changes(result: unknown): number {
   return (result as { meta?: { changes?: number } })?.meta?.changes ?? 0;
+}
+
+/** When the token was created, or null when no row has that id (e.g. deleted meanwhile). */
+export async function tokenCreatedAt(db: Orm, tokenId: string): Promise<number | null> {
+  const [row] = await db.select({ createdAt: apiTokens.createdAt }).from(apiTokens).where(eq(apiTokens.id, tokenId)).limit(1);
+  return row?.createdAt ?? null;
 }

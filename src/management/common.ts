@@ -1,44 +1,17 @@
 /**
- * Shared pieces of the management API: the OpenAPIHono factory wired to our error shape,
- * cursor pagination, ISO times, the actor of a change, and no-store JSON responses.
+ * Pieces of the management API's routes: error responses for the OpenAPI document, no-store
+ * responses, shared schemas. What SCIM shares with it (router type, paging, the acting subject)
+ * lives in src/http/ and is re-exported here under the names the routes use.
  */
-import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import type { Actor } from "../db/activity";
 import type { AppEnv } from "../env";
-import { ApiError } from "../errors";
-import type { Subject } from "../auth/subject";
 import { hasTokenPrefix, tokenHint } from "../token/format";
 
-export type ManagementApp = OpenAPIHono<AppEnv>;
-
-/** Validation failures go through the one error shape (400 invalid_request) with the issues listed. */
-export function createRouter(): ManagementApp {
-  return new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) {
-        const issues = result.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
-        const first = issues[0];
-        throw new ApiError(
-          "invalid_request",
-          first ? `Invalid request: ${first.path ? `${first.path}: ` : ""}${first.message}.` : "Invalid request.",
-          {},
-          { issues },
-        );
-      }
-      return undefined;
-    },
-  });
-}
-
-export function iso(ms: number | null | undefined): string | null {
-  return ms === null || ms === undefined ? null : new Date(ms).toISOString();
-}
-
-/** The actor recorded in the activity log for a change made by `subject`. */
-export function actorOf(subject: Subject): Actor {
-  return { id: subject.id, type: subject.type, name: subject.name };
-}
+export type { ApiApp as ManagementApp } from "../http/router";
+export { createRouter } from "../http/router";
+export { actorOf, iso } from "../http/actor";
+export { decodeCursor, encodeCursor, pageAfter, paginate, PaginationQuery } from "../http/paging";
 
 /**
  * Management responses carry secrets or identity, so none may be cached (STYLE habit 6):
@@ -85,42 +58,12 @@ export const json = <T>(schema: T) => ({ "application/json": { schema } });
 
 export const BEARER_SECURITY = [{ bearer: [] as string[] }];
 
-/** `?limit=&cursor=` (SPEC §4). Cursors are opaque; they encode the last id returned. */
-export const PaginationQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ example: 50 }),
-    cursor: z.string().max(200).optional(),
-  })
-  .strict();
-
-export function encodeCursor(lastId: string): string {
-  return btoa(lastId).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-export function decodeCursor(cursor: string | undefined): string | null {
-  if (!cursor) return null;
-  try {
-    const id = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
-    if (!/^[a-z]+_[0-9A-Z]{26}$/.test(id)) throw new Error("bad cursor");
-    return id;
-  } catch {
-    throw new ApiError("invalid_request", "Invalid request: cursor is not one this API returned.");
-  }
-}
-
-/** Given `limit + 1` rows, the page and the cursor for the next one. */
-export function page<T extends { id: string }>(rows: T[], limit: number): { rows: T[]; nextCursor: string | null } {
-  if (rows.length <= limit) return { rows, nextCursor: null };
-  const pageRows = rows.slice(0, limit);
-  return { rows: pageRows, nextCursor: encodeCursor(pageRows[pageRows.length - 1]!.id) };
-}
-
 export const NameSchema = z.string().trim().min(1).max(100);
 export const IdParam = z.object({ id: z.string().min(1).max(100) });
 
 /**
  * How a caller-supplied id is named in an error. A token secret pasted into an id field is
- * never repeated back (issue 6 §18: no secret in an error message), only its hint.
+ * never repeated back (SPEC §11: no secret in an error message), only its hint.
  */
 export function shownId(id: string): string {
   return hasTokenPrefix(id) ? `${tokenHint(id)} (an API token secret, not an id)` : id;

@@ -4,10 +4,8 @@
  * field names, and the mapping of data-layer results to API errors.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
 import { invalidateCached } from "../auth/cache";
-import { requirePermissions } from "../auth/middleware";
-import { guard, orm } from "../db/client";
+import { orm } from "../db/client";
 import {
   createInCollection,
   deleteFromCollection,
@@ -18,18 +16,19 @@ import {
   type Member,
   type UnknownRefs,
 } from "../db/directory";
-import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
-import { PERMISSION_PATTERN } from "../permissions";
+import { protect, under } from "../http/authorize";
+import { pageAfter } from "../http/paging";
+import { read, write } from "../http/storage";
+import { PERMISSION_PATTERN, type PlatformPermission } from "../domain/permissions";
 import {
   actorOf,
   BEARER_SECURITY,
-  decodeCursor,
   errorResponses,
   IdParam,
   json,
   NameSchema,
-  page,
+  paginate,
   PaginationQuery,
   shownId,
   type ManagementApp,
@@ -159,35 +158,7 @@ export function unknownRefsError(unknown: UnknownRefs): ApiError {
   );
 }
 
-/**
- * The route's permission, checked before any input validation so a caller without it learns
- * nothing about the route's schema (403 before 400). `/x/*` covers the item routes below `/x`.
- */
-export function requirePermissionOn(app: ManagementApp, base: string, permission: string): void {
-  for (const path of [base, `${base}/*`]) {
-    app.use(path, async (c, next) => {
-      requirePermissions(c.get("subject"), permission);
-      return next();
-    });
-  }
-}
-
-/** D1 reads may retry once; writes never (a retried write could apply twice). */
-export function read<T>(c: Context<AppEnv>, op: () => Promise<T>): Promise<T> {
-  return guard(op, { timeoutMs: c.get("config").dbTimeoutMs, retry: true });
-}
-
-export function write<T>(c: Context<AppEnv>, op: () => Promise<T>): Promise<T> {
-  return guard(op, { timeoutMs: c.get("config").dbTimeoutMs, retry: false });
-}
-
-/**
- * The page after `cursor` in creation order. Call it outside `read(...)`: a bad cursor is a
- * 400 from here, and `guard` would turn any error thrown inside it into a 503.
- */
-export function pageAfter(query: { limit: number; cursor?: string | undefined }) {
-  return { afterId: decodeCursor(query.cursor), limit: query.limit };
-}
+export { pageAfter, read, write };
 
 // ---------------------------------------------------------------------------------------------
 // Groups and sites share one shape ({id, name}) and one set of routes.
@@ -197,7 +168,7 @@ export interface CollectionSpec {
   /** Path below the prefix, e.g. "/groups". */
   path: string;
   tag: string;
-  permission: string;
+  permission: PlatformPermission;
   /** OpenAPI component name, e.g. "Group". */
   schemaName: string;
   noun: string;
@@ -219,6 +190,7 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
   const list = createRoute({
     method: "get",
     path: spec.path,
+    operationId: `list${spec.schemaName}s`,
     tags,
     summary: `List ${spec.noun}s`,
     security: BEARER_SECURITY,
@@ -228,6 +200,7 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
   const create = createRoute({
     method: "post",
     path: spec.path,
+    operationId: `create${spec.schemaName}`,
     tags,
     summary: `Create a ${spec.noun}`,
     security: BEARER_SECURITY,
@@ -237,6 +210,7 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
   const get = createRoute({
     method: "get",
     path: byId,
+    operationId: `get${spec.schemaName}`,
     tags,
     summary: `View a ${spec.noun}`,
     security: BEARER_SECURITY,
@@ -246,6 +220,7 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
   const update = createRoute({
     method: "patch",
     path: byId,
+    operationId: `update${spec.schemaName}`,
     tags,
     summary: `Rename a ${spec.noun}`,
     security: BEARER_SECURITY,
@@ -255,6 +230,7 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
   const remove = createRoute({
     method: "delete",
     path: byId,
+    operationId: `delete${spec.schemaName}`,
     tags,
     summary: `Delete a ${spec.noun}`,
     description: `Deletes the ${spec.noun} and every membership in it, at once. Members' tokens stop carrying it on their next request.`,
@@ -263,14 +239,14 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
     responses: { 204: { description: "Deleted" }, ...errorResponses(404) },
   });
 
-  requirePermissionOn(app, spec.path, spec.permission);
+  protect(app, under(spec.path), { permissions: [spec.permission] });
 
   app.openapi(list, async (c) => {
     const subject = c.get("subject");
     const query = c.req.valid("query");
     const after = pageAfter(query);
     const rows = await read(c, () => listCollection(orm(c.env.DB), spec.kind, subject.orgId, after));
-    const { rows: items, nextCursor } = page(rows, query.limit);
+    const { rows: items, nextCursor } = paginate(rows, query.limit);
     return c.json({ data: items, next_cursor: nextCursor }, 200);
   });
 

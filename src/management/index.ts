@@ -3,9 +3,10 @@
  * before `authenticate()`; Hono runs matching handlers in registration order, so everything
  * registered after it requires a valid API token or session.
  */
+import type { MiddlewareHandler } from "hono";
 import { withConfig } from "../config";
 import { authenticate } from "../auth/middleware";
-import { scimErrorShape } from "../scim/errors";
+import type { AppEnv } from "../env";
 import { bodyGuard } from "./body-guard";
 import { createRouter, noStoreByDefault, type ManagementApp } from "./common";
 import { registerJwks } from "./routes/jwks";
@@ -15,13 +16,22 @@ import { registerPublicRoutes, registerProtectedRoutes } from "./routes";
 import { registerOpenApi } from "./openapi";
 import { dispatchAfterChange } from "../signals/after-change";
 
-export function createManagementApp(prefix: string): ManagementApp {
+/**
+ * Another API served under the prefix (SCIM), mounted by the app: its error shape wraps every
+ * failure under `path`, including the body guard's 413/415 and authentication's 401/403 that
+ * happen before any of its routes run; its routes are registered behind authenticate().
+ */
+export interface MountedApi {
+  path: string;
+  errorShape: MiddlewareHandler<AppEnv>;
+  register(app: ManagementApp): void;
+}
+
+export function createManagementApp(prefix: string, mounted: readonly MountedApi[] = []): ManagementApp {
   const app = createRouter();
   app.use("*", withConfig());
   app.use("*", noStoreByDefault());
-  // SCIM clients expect SCIM-shaped errors for every failure on /scim/v2, including the body
-  // guard's 413/415 and authentication's 401/403, which happen before any SCIM route runs.
-  app.use("/scim/v2/*", scimErrorShape());
+  for (const api of mounted) app.use(api.path, api.errorShape);
   app.use("*", bodyGuard());
   app.use("*", dispatchAfterChange());
 
@@ -36,5 +46,6 @@ export function createManagementApp(prefix: string): ManagementApp {
   app.use("*", authenticate());
   registerMe(app);
   registerProtectedRoutes(app);
+  for (const api of mounted) api.register(app);
   return app;
 }

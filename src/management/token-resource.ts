@@ -6,7 +6,7 @@
 import { z } from "@hono/zod-openapi";
 import type { ServiceTokenRecord, TokenRecord } from "../db/token-lifecycle";
 import { MAX_ALLOWED_CIDRS, normaliseCidr } from "../auth/cidr";
-import { DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS, SERVICE_TOKEN_INACTIVITY_DAYS } from "../permissions";
+import { DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS, effectiveStatus, SERVICE_TOKEN_INACTIVITY_DAYS } from "../domain/tokens";
 import { iso, NameSchema } from "./common";
 
 export const TokenStatusSchema = z.enum(["active", "revoked", "expired"]).openapi("TokenStatus");
@@ -149,9 +149,9 @@ export const EditServiceTokenBody = z
 
 /** What a caller sees: an active row idle past its deadline is already expired (SPEC §1). */
 export function displayStatus(token: TokenRecord, now: number): z.infer<typeof TokenStatusSchema> {
-  if (token.status === "active") return token.expiresAt > now ? "active" : "expired";
-  if (token.status === "deleted") throw new Error("deleted tokens are never serialized");
-  return token.status;
+  const status = effectiveStatus(token, now);
+  if (status === "deleted") throw new Error("deleted tokens are never serialized");
+  return status;
 }
 
 /**

@@ -3,7 +3,7 @@
  * the schemas of the attributes it stores (RFC 7643 §5–§7). Attributes outside these schemas
  * are accepted in requests and ignored.
  */
-import type { ManagementApp } from "../management/common";
+import type { ApiApp } from "../http/router";
 import { scimError } from "./errors";
 import { MAX_RESULTS, scimBase, scimJson, type ScimContext } from "./http";
 import { GROUP_SCHEMA, listResponse, USER_SCHEMA } from "./resources";
@@ -136,7 +136,7 @@ function refuseFilter(c: ScimContext): void {
   if (c.req.query("filter") !== undefined) throw scimError("forbidden", "Discovery endpoints do not support filtering.");
 }
 
-export function registerScimDiscovery(app: ManagementApp): void {
+export function registerScimDiscovery(app: ApiApp): void {
   app.get("/scim/v2/ServiceProviderConfig", (c) => scimJson(serviceProviderConfig(c)));
 
   app.get("/scim/v2/ResourceTypes", (c) => {

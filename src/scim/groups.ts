@@ -14,7 +14,8 @@ import {
   updateScimGroup,
   type ScimGroupRecord,
 } from "../db/scim";
-import { actorOf, type ManagementApp } from "../management/common";
+import { actorOf } from "../http/actor";
+import type { ApiApp } from "../http/router";
 import { notFound, scimError } from "./errors";
 import { groupFilter } from "./filter";
 import { db, leftOut, listWindow, read, readObject, scimBase, scimJson, write, type ScimContext } from "./http";
@@ -78,7 +79,7 @@ function render(c: ScimContext, group: ScimGroupRecord) {
   return resource;
 }
 
-export function registerScimGroups(app: ManagementApp): void {
+export function registerScimGroups(app: ApiApp): void {
   app.get("/scim/v2/Groups", async (c) => {
     const filter = groupFilter(c.req.query("filter"));
     const window = listWindow(c);

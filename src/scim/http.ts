@@ -2,36 +2,33 @@
  * What every SCIM handler shares: who may call (the seeds' rule), reading `application/scim+json`
  * bodies, list paging (RFC 7644 §3.4.2.4), absolute resource URLs, and D1 access through `guard`.
  */
-import type { Context, MiddlewareHandler } from "hono";
-import { guard, orm, type Orm } from "../db/client";
+import type { Context } from "hono";
+import { orm, type Orm } from "../db/client";
+import { PROVISIONING_PERMISSIONS } from "../domain/permissions";
 import type { AppEnv } from "../env";
 import { hasForbiddenKey } from "../safe-json";
+import type { Need } from "../http/authorize";
 import { scimError, SCIM_CONTENT_TYPE } from "./errors";
 
 export type ScimContext = Context<AppEnv>;
-
-export const PROVISIONING_PERMISSIONS = ["platform_management.users", "platform_management.groups"] as const;
 
 /** Most resources one list response returns (advertised in ServiceProviderConfig). */
 export const MAX_RESULTS = 200;
 const DEFAULT_COUNT = 100;
 
 /**
- * Seeds: "If you're using a service user API token for SCIM provisioning, the service user must
- * have both [Users] and [Groups] platform management permissions." A user token or a session is
+ * Who may provision (the seeds' rule, domain/permissions.ts). A user token or a session is
  * refused even with those permissions: provisioning belongs to an integration, not a person.
  */
-export const requireProvisioner: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const subject = c.get("subject");
-  if (subject.type !== "service_user" || subject.credential !== "api_token") {
-    throw scimError("forbidden", "SCIM provisioning needs a service user API token; user tokens and sessions cannot provision.");
-  }
-  const held = new Set(subject.permissions);
-  const missing = PROVISIONING_PERMISSIONS.filter((p) => !held.has(p));
-  if (missing.length > 0) {
-    throw scimError("forbidden", `SCIM provisioning needs a service user holding ${PROVISIONING_PERMISSIONS.join(" and ")}; missing ${missing.join(", ")}.`);
-  }
-  return next();
+export const PROVISIONER: Need = {
+  permissions: PROVISIONING_PERMISSIONS,
+  caller: {
+    type: "service_user",
+    credential: "api_token",
+    refused: () => scimError("forbidden", "SCIM provisioning needs a service user API token; user tokens and sessions cannot provision."),
+  },
+  denied: (missing) =>
+    scimError("forbidden", `SCIM provisioning needs a service user holding ${PROVISIONING_PERMISSIONS.join(" and ")}; missing ${missing.join(", ")}.`),
 };
 
 export function scimJson(body: unknown, status: 200 | 201 = 200, headers: Record<string, string> = {}): Response {
@@ -91,12 +88,4 @@ export function db(c: ScimContext): Orm {
   return orm(c.env.DB);
 }
 
-/** A D1 read (retried once on a transient error). */
-export function read<T>(c: ScimContext, op: () => Promise<T>): Promise<T> {
-  return guard(op, { timeoutMs: c.get("config").dbTimeoutMs, retry: true });
-}
-
-/** A D1 write (never retried: it could apply twice). */
-export function write<T>(c: ScimContext, op: () => Promise<T>): Promise<T> {
-  return guard(op, { timeoutMs: c.get("config").dbTimeoutMs, retry: false });
-}
+export { read, write } from "../http/storage";

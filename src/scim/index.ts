@@ -5,17 +5,26 @@
  * platform_management.users and platform_management.groups may call it (the seeds' rule).
  * Responses and errors are `application/scim+json`.
  */
-import type { ManagementApp } from "../management/common";
+import type { ApiApp } from "../http/router";
 import { registerScimDiscovery } from "./discovery";
+import { scimErrorShape } from "./errors";
 import { registerScimGroups } from "./groups";
-import { requireProvisioner } from "./http";
+import { protect } from "../http/authorize";
+import { PROVISIONER } from "./http";
 import { registerScimUsers } from "./users";
 
-export function registerScim(app: ManagementApp): void {
-  // Errors are rewritten to SCIM's shape by scimErrorShape(), installed in createManagementApp
+export function registerScim(app: ApiApp): void {
+  // Errors are rewritten to SCIM's shape by scimErrorShape(), installed in createApiApp
   // before the body guard and authenticate(), so every failure on /scim/v2 is covered.
-  app.use("/scim/v2/*", requireProvisioner);
+  protect(app, ["/scim/v2/*"], PROVISIONER);
   registerScimDiscovery(app);
   registerScimUsers(app);
   registerScimGroups(app);
 }
+
+/**
+ * How the app mounts SCIM under the management prefix: SCIM clients expect SCIM-shaped errors
+ * for every failure on /scim/v2 (RFC 7644 §3.12), so the error shape is installed before the
+ * body guard and authenticate(); the routes come after authenticate().
+ */
+export const SCIM_API = { path: "/scim/v2/*", errorShape: scimErrorShape(), register: registerScim } as const;

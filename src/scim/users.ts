@@ -9,16 +9,17 @@
  */
 import { z } from "@hono/zod-openapi";
 import { invalidateCached } from "../auth/cache";
+import { emailInUse } from "../db/directory-rules";
 import { setMemberStatus, type MemberStatusChange } from "../db/members";
 import {
   createScimMember,
-  emailInUse,
   findScimMember,
   listScimMembers,
   updateScimMemberProfile,
   type ScimMemberRecord,
 } from "../db/scim";
-import { actorOf, type ManagementApp } from "../management/common";
+import { actorOf } from "../http/actor";
+import type { ApiApp } from "../http/router";
 import { notFound, scimError } from "./errors";
 import { memberFilter } from "./filter";
 import { db, leftOut, listWindow, read, readObject, scimBase, scimJson, write, type ScimContext } from "./http";
@@ -129,7 +130,7 @@ function render(c: ScimContext, member: ScimMemberRecord): Record<string, unknow
   return resource;
 }
 
-export function registerScimUsers(app: ManagementApp): void {
+export function registerScimUsers(app: ApiApp): void {
   app.get("/scim/v2/Users", async (c) => {
     const filter = memberFilter(c.req.query("filter"));
     const window = listWindow(c);

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { checkResolved, verifyApiToken } from "../../src/auth/api-token";
 import { getConfig } from "../../src/config";
 import type { ResolvedToken } from "../../src/db/auth";
-import { DAY_MS } from "../../src/permissions";
+import { DAY_MS } from "../../src/domain/tokens";
 import { generateToken } from "../../src/token/format";
 import { countingDb } from "../helpers/worker";
 

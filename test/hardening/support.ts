@@ -4,7 +4,7 @@
  */
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import { DAY_MS } from "../../src/permissions";
+import { DAY_MS } from "../../src/domain/tokens";
 import { call, type CallOptions } from "../helpers/worker";
 import { seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
 

@@ -44,6 +44,11 @@ export async function sessionJwt(claims: { sub: string; org: string; authTime?: 
     .sign(new TextEncoder().encode(claims.secret ?? "test-session-secret"));
 }
 
+/** A fresh session of the org's bootstrap admin (holds every platform permission). */
+export async function adminSession(org: SeededOrg): Promise<string> {
+  return sessionJwt({ sub: org.adminId, org: org.orgId });
+}
+
 export async function seedPermissionSet(orgId: string, permissions: string[], name = "Set"): Promise<string> {
   const id = newId("ps");
   await db().insert(permissionSets).values({ id, orgId, name, permissions: JSON.stringify(permissions), createdAt: Date.now() });

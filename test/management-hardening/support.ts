@@ -5,7 +5,6 @@
  */
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import { sessionJwt, type SeededOrg } from "../helpers/seed";
 import { bearer, call, marker, type CallOptions } from "../helpers/worker";
 
 export { errorOf, type ErrorBody } from "../helpers/errors";
@@ -119,7 +118,4 @@ export async function proxiedStatus(secret: string, options: CallOptions = {}): 
   return res.status;
 }
 
-/** A fresh session of the org's admin, who holds every platform permission. */
-export async function adminSession(org: SeededOrg): Promise<string> {
-  return sessionJwt({ sub: org.adminId, org: org.orgId });
-}
+export { adminSession } from "../helpers/seed";

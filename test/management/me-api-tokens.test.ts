@@ -1,9 +1,10 @@
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { activityEvents, apiTokens } from "../../src/db/schema";
+import { apiTokens } from "../../src/db/schema";
 import { parseToken } from "../../src/token/format";
+import { errorCode, eventsFor, tokenRow } from "../helpers/records";
 import { describeSecurity } from "../helpers/security";
-import { db, seedOrg, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { db, seedOrg, seedServiceToken, seedUser, seedUserToken, adminSession, sessionJwt } from "../helpers/seed";
 import { api, bearer, call, marker } from "../helpers/worker";
 
 interface UserToken {
@@ -15,25 +16,6 @@ interface UserToken {
   last_used_at: string | null;
   expires_at: string | null;
   token?: string;
-}
-
-async function errorCode(res: Response): Promise<string> {
-  return ((await res.json()) as { error: { code: string } }).error.code;
-}
-
-async function adminSession(org: SeededOrg): Promise<string> {
-  return sessionJwt({ sub: org.adminId, org: org.orgId });
-}
-
-async function tokenRow(id: string) {
-  return db().query.apiTokens.findFirst({ where: eq(apiTokens.id, id) });
-}
-
-async function eventsFor(tokenId: string, type: string) {
-  return db()
-    .select()
-    .from(activityEvents)
-    .where(and(eq(activityEvents.targetId, tokenId), eq(activityEvents.type, type)));
 }
 
 /** A proxied request that needs only a valid token (unmatched route in the demo policy). */

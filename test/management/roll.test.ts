@@ -10,7 +10,7 @@ import { verifyApiToken } from "../../src/auth/api-token";
 import { clearAuthCache } from "../../src/auth/cache";
 import { getConfig } from "../../src/config";
 import { rollServiceToken } from "../../src/db/token-lifecycle";
-import { DAY_MS } from "../../src/permissions";
+import { DAY_MS } from "../../src/domain/tokens";
 import { tokenDigest } from "../../src/token/digest";
 import { describeSecurity } from "../helpers/security";
 import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";

@@ -2,8 +2,9 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { activityEvents, apiTokens, serviceUserPermissionSets, serviceUsers } from "../../src/db/schema";
 import { parseToken } from "../../src/token/format";
+import { errorCode, eventsFor, tokenRow } from "../helpers/records";
 import { describeSecurity } from "../helpers/security";
-import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, adminSession, sessionJwt, type SeededOrg } from "../helpers/seed";
 import { api, bearer, call, marker, upstreamRequests } from "../helpers/worker";
 
 const DAY = 86_400_000;
@@ -23,33 +24,14 @@ interface ServiceToken {
   token?: string;
 }
 
-async function errorCode(res: Response): Promise<string> {
-  return ((await res.json()) as { error: { code: string } }).error.code;
-}
-
-async function admin(org: SeededOrg): Promise<string> {
-  return sessionJwt({ sub: org.adminId, org: org.orgId });
-}
-
 async function create(org: SeededOrg, body: Record<string, unknown> = { name: "Warehouse sync" }): Promise<ServiceToken> {
-  const res = await api("POST", "/service-tokens", await admin(org), body);
+  const res = await api("POST", "/service-tokens", await adminSession(org), body);
   if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`);
   return (await res.json()) as ServiceToken;
 }
 
 async function revoke(org: SeededOrg, id: string): Promise<Response> {
-  return api("POST", `/service-tokens/${id}/revoke`, await admin(org));
-}
-
-async function tokenRow(id: string) {
-  return db().query.apiTokens.findFirst({ where: eq(apiTokens.id, id) });
-}
-
-async function eventsFor(tokenId: string, type: string) {
-  return db()
-    .select()
-    .from(activityEvents)
-    .where(and(eq(activityEvents.targetId, tokenId), eq(activityEvents.type, type)));
+  return api("POST", `/service-tokens/${id}/revoke`, await adminSession(org));
 }
 
 /** A proxied GET; `path` decides the permission the demo policy asks for. */
@@ -123,7 +105,7 @@ describe("POST /service-tokens (create)", () => {
   it("creates a service user and token with the defaults: 45 days, all of the org's permission sets", async () => {
     const { org, viewer, editor } = await orgWithSets();
     const before = Date.now();
-    const res = await api("POST", "/service-tokens", await admin(org), { name: "Warehouse sync" });
+    const res = await api("POST", "/service-tokens", await adminSession(org), { name: "Warehouse sync" });
     expect(res.status).toBe(201);
     expect(res.headers.get("cache-control")).toBe("no-store");
     const body = (await res.json()) as ServiceToken;
@@ -181,7 +163,7 @@ describe("POST /service-tokens (create)", () => {
     ["permission_set_ids that is not a list", { name: "x", permission_set_ids: "all" }],
   ])("rejects %s with 400 invalid_request and creates nothing", async (_label, body) => {
     const org = await seedOrg();
-    const res = await api("POST", "/service-tokens", await admin(org), body);
+    const res = await api("POST", "/service-tokens", await adminSession(org), body);
     expect(res.status).toBe(400);
     expect(await errorCode(res)).toBe("invalid_request");
     expect(await db().select().from(serviceUsers).where(eq(serviceUsers.orgId, org.orgId))).toHaveLength(0);
@@ -191,7 +173,7 @@ describe("POST /service-tokens (create)", () => {
     const org = await seedOrg();
     const other = await seedOrg("Other");
     for (const setId of [other.adminSetId, "ps_01ARZ3NDEKTSV4RRFFQ69G5FAV"]) {
-      const res = await api("POST", "/service-tokens", await admin(org), { name: "x", permission_set_ids: [org.adminSetId, setId] });
+      const res = await api("POST", "/service-tokens", await adminSession(org), { name: "x", permission_set_ids: [org.adminSetId, setId] });
       expect(res.status).toBe(400);
       expect(await errorCode(res)).toBe("invalid_request");
     }
@@ -201,7 +183,7 @@ describe("POST /service-tokens (create)", () => {
   it("refuses the 21st active token with 409 token_limit_reached", async () => {
     const org = await seedOrg();
     for (let i = 0; i < 20; i++) await seedServiceToken(org.orgId, { name: `s${i}` });
-    const res = await api("POST", "/service-tokens", await admin(org), { name: "one too many" });
+    const res = await api("POST", "/service-tokens", await adminSession(org), { name: "one too many" });
     expect(res.status).toBe(409);
     expect(await errorCode(res)).toBe("token_limit_reached");
   });
@@ -216,7 +198,7 @@ describe("GET /service-tokens (list)", () => {
     await seedServiceToken(other.orgId, { name: "Foreign" });
     await seedUserToken(org.orgId, org.adminId);
 
-    const res = await api("GET", "/service-tokens", await admin(org));
+    const res = await api("GET", "/service-tokens", await adminSession(org));
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
     const text = await res.text();
@@ -234,7 +216,7 @@ describe("GET /service-tokens (list)", () => {
     const org = await seedOrg();
     const ids: string[] = [];
     for (const name of ["1", "2", "3"]) ids.push((await seedServiceToken(org.orgId, { name })).id);
-    const session = await admin(org);
+    const session = await adminSession(org);
     const first = (await (await api("GET", "/service-tokens?limit=2", session)).json()) as { data: ServiceToken[]; next_cursor: string };
     expect(first.data.map((t) => t.id)).toEqual(ids.slice(0, 2));
     const second = (await (await api("GET", `/service-tokens?limit=2&cursor=${first.next_cursor}`, session)).json()) as {
@@ -252,7 +234,7 @@ describe("GET /service-tokens/{id}", () => {
   it("shows one token with its service user and permission sets", async () => {
     const { org, editor } = await orgWithSets();
     const created = await create(org, { name: "Sync", permission_set_ids: [editor] });
-    const res = await api("GET", `/service-tokens/${created.id}`, await admin(org));
+    const res = await api("GET", `/service-tokens/${created.id}`, await adminSession(org));
     expect(res.status).toBe(200);
     const { token: _secret, ...expected } = created;
     expect(await res.json()).toEqual(expected);
@@ -264,7 +246,7 @@ describe("GET /service-tokens/{id}", () => {
     const foreign = await seedServiceToken(other.orgId, { name: "Foreign secret name" });
     const userToken = await seedUserToken(org.orgId, org.adminId);
     for (const id of [foreign.id, userToken.id, "tok_01ARZ3NDEKTSV4RRFFQ69G5FAV"]) {
-      const res = await api("GET", `/service-tokens/${id}`, await admin(org));
+      const res = await api("GET", `/service-tokens/${id}`, await adminSession(org));
       expect(res.status).toBe(404);
       const text = await res.text();
       expect(text).not.toContain("Foreign secret name");
@@ -277,7 +259,7 @@ describe("PATCH /service-tokens/{id} (edit)", () => {
   it("renames the token and its service user; the proxy and the activity log show the new name", async () => {
     const org = await seedOrg("Umbrella");
     const created = await create(org, { name: "Old name" });
-    const res = await api("PATCH", `/service-tokens/${created.id}`, await admin(org), { name: "New name" });
+    const res = await api("PATCH", `/service-tokens/${created.id}`, await adminSession(org), { name: "New name" });
     expect(res.status).toBe(200);
     const body = (await res.json()) as ServiceToken;
     expect(body).toMatchObject({ name: "New name", service_user: { id: created.service_user.id, name: "New name" } });
@@ -300,7 +282,7 @@ describe("PATCH /service-tokens/{id} (edit)", () => {
     const created = await create(org, { name: "Sync", inactivity_days: 31 });
     const lastActive = Date.now() - 10 * DAY;
     await db().update(apiTokens).set({ lastActiveAt: lastActive, expiresAt: lastActive + 31 * DAY }).where(eq(apiTokens.id, created.id));
-    const res = await api("PATCH", `/service-tokens/${created.id}`, await admin(org), { inactivity_days: 180 });
+    const res = await api("PATCH", `/service-tokens/${created.id}`, await adminSession(org), { inactivity_days: 180 });
     expect(res.status).toBe(200);
     const body = (await res.json()) as ServiceToken;
     expect(body.inactivity_days).toBe(180);
@@ -315,7 +297,7 @@ describe("PATCH /service-tokens/{id} (edit)", () => {
     const created = await create(org, { name: "Sync", inactivity_days: 180 });
     const lastActive = Date.now() - 40 * DAY;
     await db().update(apiTokens).set({ lastActiveAt: lastActive, expiresAt: lastActive + 180 * DAY }).where(eq(apiTokens.id, created.id));
-    const res = await api("PATCH", `/service-tokens/${created.id}`, await admin(org), { inactivity_days: 31 });
+    const res = await api("PATCH", `/service-tokens/${created.id}`, await adminSession(org), { inactivity_days: 31 });
     expect(((await res.json()) as ServiceToken).status).toBe("expired");
     const { res: used } = await proxied(created.token!);
     expect(used.status).toBe(401);
@@ -327,7 +309,7 @@ describe("PATCH /service-tokens/{id} (edit)", () => {
     const created = await create(org, { name: "Sync", inactivity_days: 31 });
     const lastActive = Date.now() - 40 * DAY;
     await db().update(apiTokens).set({ lastActiveAt: lastActive, expiresAt: lastActive + 31 * DAY }).where(eq(apiTokens.id, created.id));
-    const res = await api("PATCH", `/service-tokens/${created.id}`, await admin(org), { inactivity_days: 180 });
+    const res = await api("PATCH", `/service-tokens/${created.id}`, await adminSession(org), { inactivity_days: 180 });
     expect(res.status).toBe(200);
     expect(((await res.json()) as ServiceToken).status).toBe("expired");
     expect((await proxied(created.token!)).res.status).toBe(401);
@@ -338,7 +320,7 @@ describe("PATCH /service-tokens/{id} (edit)", () => {
     const created = await create(org, { name: "Sync" });
     expect((await proxied(created.token!, "/inspections")).res.status).toBe(200);
 
-    const res = await api("PATCH", `/service-tokens/${created.id}`, await admin(org), { permission_set_ids: [editor] });
+    const res = await api("PATCH", `/service-tokens/${created.id}`, await adminSession(org), { permission_set_ids: [editor] });
     expect(res.status).toBe(200);
     expect(((await res.json()) as ServiceToken).permission_set_ids).toEqual([editor]);
     const { res: denied } = await proxied(created.token!, "/inspections");
@@ -348,7 +330,7 @@ describe("PATCH /service-tokens/{id} (edit)", () => {
     const [edited] = await eventsFor(created.id, "token.edited");
     expect(JSON.parse(edited!.details!).changes.permission_set_ids).toEqual({ added: [], removed: [org.adminSetId, viewer].sort() });
 
-    await api("PATCH", `/service-tokens/${created.id}`, await admin(org), { permission_set_ids: [viewer] });
+    await api("PATCH", `/service-tokens/${created.id}`, await adminSession(org), { permission_set_ids: [viewer] });
     const { res: allowed, marker: m } = await proxied(created.token!, "/inspections");
     expect(allowed.status).toBe(200);
     expect((await upstreamRequests(m))[0]!.headers["x-portcullis-permissions"]).toBe("inspections.view");
@@ -357,7 +339,7 @@ describe("PATCH /service-tokens/{id} (edit)", () => {
   it("an edit that changes nothing writes no event", async () => {
     const org = await seedOrg();
     const created = await create(org, { name: "Same", inactivity_days: 60 });
-    const res = await api("PATCH", `/service-tokens/${created.id}`, await admin(org), { name: "Same", inactivity_days: 60 });
+    const res = await api("PATCH", `/service-tokens/${created.id}`, await adminSession(org), { name: "Same", inactivity_days: 60 });
     expect(res.status).toBe(200);
     expect(await eventsFor(created.id, "token.edited")).toHaveLength(0);
   });
@@ -366,10 +348,10 @@ describe("PATCH /service-tokens/{id} (edit)", () => {
     const { org, viewer } = await orgWithSets();
     const created = await create(org, { name: "Paused" });
     await revoke(org, created.id);
-    const edit = await api("PATCH", `/service-tokens/${created.id}`, await admin(org), { inactivity_days: 60, permission_set_ids: [viewer] });
+    const edit = await api("PATCH", `/service-tokens/${created.id}`, await adminSession(org), { inactivity_days: 60, permission_set_ids: [viewer] });
     expect(edit.status).toBe(200);
     expect(((await edit.json()) as ServiceToken).status).toBe("revoked");
-    const regen = (await (await api("POST", `/service-tokens/${created.id}/regenerate`, await admin(org))).json()) as ServiceToken;
+    const regen = (await (await api("POST", `/service-tokens/${created.id}/regenerate`, await adminSession(org))).json()) as ServiceToken;
     expect(regen).toMatchObject({ inactivity_days: 60, permission_set_ids: [viewer], status: "active" });
   });
 
@@ -381,7 +363,7 @@ describe("PATCH /service-tokens/{id} (edit)", () => {
   ])("rejects %s with 400 invalid_request", async (_label, body) => {
     const org = await seedOrg();
     const created = await create(org);
-    const res = await api("PATCH", `/service-tokens/${created.id}`, await admin(org), body);
+    const res = await api("PATCH", `/service-tokens/${created.id}`, await adminSession(org), body);
     expect(res.status).toBe(400);
     expect(await errorCode(res)).toBe("invalid_request");
   });
@@ -390,10 +372,10 @@ describe("PATCH /service-tokens/{id} (edit)", () => {
     const org = await seedOrg();
     const other = await seedOrg("Other");
     const created = await create(org, { name: "Sync" });
-    const res = await api("PATCH", `/service-tokens/${created.id}`, await admin(org), { name: "Changed", permission_set_ids: [other.adminSetId] });
+    const res = await api("PATCH", `/service-tokens/${created.id}`, await adminSession(org), { name: "Changed", permission_set_ids: [other.adminSetId] });
     expect(res.status).toBe(400);
     expect(await errorCode(res)).toBe("invalid_request");
-    const after = (await (await api("GET", `/service-tokens/${created.id}`, await admin(org))).json()) as ServiceToken;
+    const after = (await (await api("GET", `/service-tokens/${created.id}`, await adminSession(org))).json()) as ServiceToken;
     expect(after.name).toBe("Sync");
     expect(after.permission_set_ids).toEqual([org.adminSetId]);
   });
@@ -402,7 +384,7 @@ describe("PATCH /service-tokens/{id} (edit)", () => {
     const org = await seedOrg();
     const other = await seedOrg("Other");
     const foreign = await seedServiceToken(other.orgId, { name: "Foreign" });
-    const res = await api("PATCH", `/service-tokens/${foreign.id}`, await admin(org), { name: "Hijacked" });
+    const res = await api("PATCH", `/service-tokens/${foreign.id}`, await adminSession(org), { name: "Hijacked" });
     expect(res.status).toBe(404);
     expect((await tokenRow(foreign.id))!.name).toBe("Foreign");
     expect(await eventsFor(foreign.id, "token.edited")).toHaveLength(0);
@@ -440,11 +422,11 @@ describe("POST /service-tokens/{id}/revoke", () => {
     const org = await seedOrg();
     const created = await create(org);
     await db().update(apiTokens).set({ status: "expired", expiredAt: Date.now() - DAY, expiresAt: Date.now() - DAY }).where(eq(apiTokens.id, created.id));
-    expect((await api("POST", `/service-tokens/${created.id}/regenerate`, await admin(org))).status).toBe(409);
+    expect((await api("POST", `/service-tokens/${created.id}/regenerate`, await adminSession(org))).status).toBe(409);
     const res = await revoke(org, created.id);
     expect(res.status).toBe(200);
     expect(((await res.json()) as ServiceToken).status).toBe("revoked");
-    const regen = await api("POST", `/service-tokens/${created.id}/regenerate`, await admin(org));
+    const regen = await api("POST", `/service-tokens/${created.id}/regenerate`, await adminSession(org));
     expect(regen.status).toBe(200);
     const { token } = (await regen.json()) as ServiceToken;
     expect((await proxied(token!)).res.status).toBe(200);
@@ -466,7 +448,7 @@ describe("POST /service-tokens/{id}/regenerate", () => {
   it("only a revoked token can be regenerated: an active one is 409 invalid_state and keeps working", async () => {
     const org = await seedOrg();
     const created = await create(org);
-    const res = await api("POST", `/service-tokens/${created.id}/regenerate`, await admin(org));
+    const res = await api("POST", `/service-tokens/${created.id}/regenerate`, await adminSession(org));
     expect(res.status).toBe(409);
     expect(await errorCode(res)).toBe("invalid_state");
     expect((await tokenRow(created.id))!.hint).toBe(created.hint);
@@ -482,7 +464,7 @@ describe("POST /service-tokens/{id}/regenerate", () => {
     await db().update(apiTokens).set({ lastActiveAt: lastActive, expiresAt: lastActive + 60 * DAY }).where(eq(apiTokens.id, created.id));
 
     const before = Date.now();
-    const res = await api("POST", `/service-tokens/${created.id}/regenerate`, await admin(org));
+    const res = await api("POST", `/service-tokens/${created.id}/regenerate`, await adminSession(org));
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
     const body = (await res.json()) as ServiceToken;
@@ -509,7 +491,7 @@ describe("POST /service-tokens/{id}/regenerate", () => {
 
     // Revoke and regenerate again: neither earlier secret ever comes back.
     await revoke(org, created.id);
-    const third = (await (await api("POST", `/service-tokens/${created.id}/regenerate`, await admin(org))).json()) as ServiceToken;
+    const third = (await (await api("POST", `/service-tokens/${created.id}/regenerate`, await adminSession(org))).json()) as ServiceToken;
     expect((await proxied(created.token!)).res.status).toBe(401);
     expect((await proxied(body.token!)).res.status).toBe(401);
     expect((await proxied(third.token!)).res.status).toBe(200);
@@ -525,7 +507,7 @@ describe("POST /service-tokens/{id}/regenerate", () => {
     const other = await seedOrg("Other");
     const foreign = await seedServiceToken(other.orgId);
     await revoke(other, foreign.id);
-    expect((await api("POST", `/service-tokens/${foreign.id}/regenerate`, await admin(org))).status).toBe(404);
+    expect((await api("POST", `/service-tokens/${foreign.id}/regenerate`, await adminSession(org))).status).toBe(404);
     expect((await tokenRow(foreign.id))!.status).toBe("revoked");
   });
 
@@ -533,7 +515,7 @@ describe("POST /service-tokens/{id}/regenerate", () => {
     const org = await seedOrg();
     const created = await create(org);
     await revoke(org, created.id);
-    const session = await admin(org);
+    const session = await adminSession(org);
     const results = await Promise.all(Array.from({ length: 6 }, () => api("POST", `/service-tokens/${created.id}/regenerate`, session)));
     const statuses = results.map((r) => r.status).sort();
     expect(statuses).toEqual([200, 409, 409, 409, 409, 409]);
@@ -548,7 +530,7 @@ describe("DELETE /service-tokens/{id}", () => {
   it("an active token cannot be deleted: 409 invalid_state, and it keeps working", async () => {
     const org = await seedOrg();
     const created = await create(org);
-    const res = await api("DELETE", `/service-tokens/${created.id}`, await admin(org));
+    const res = await api("DELETE", `/service-tokens/${created.id}`, await adminSession(org));
     expect(res.status).toBe(409);
     expect(await errorCode(res)).toBe("invalid_state");
     expect((await proxied(created.token!)).res.status).toBe(200);
@@ -558,7 +540,7 @@ describe("DELETE /service-tokens/{id}", () => {
     const org = await seedOrg("Stark");
     const created = await create(org);
     await revoke(org, created.id);
-    const session = await admin(org);
+    const session = await adminSession(org);
     const res = await api("DELETE", `/service-tokens/${created.id}`, session);
     expect(res.status).toBe(204);
     expect(await res.text()).toBe("");
@@ -589,10 +571,10 @@ describe("DELETE /service-tokens/{id}", () => {
     const org = await seedOrg();
     const idle = await create(org, { name: "Idle" });
     await db().update(apiTokens).set({ expiresAt: Date.now() - 1 }).where(eq(apiTokens.id, idle.id));
-    expect((await api("DELETE", `/service-tokens/${idle.id}`, await admin(org))).status).toBe(204);
+    expect((await api("DELETE", `/service-tokens/${idle.id}`, await adminSession(org))).status).toBe(204);
     const swept = await create(org, { name: "Swept" });
     await db().update(apiTokens).set({ status: "expired", expiredAt: Date.now() }).where(eq(apiTokens.id, swept.id));
-    expect((await api("DELETE", `/service-tokens/${swept.id}`, await admin(org))).status).toBe(204);
+    expect((await api("DELETE", `/service-tokens/${swept.id}`, await adminSession(org))).status).toBe(204);
   });
 
   it("answers 404 for another org's revoked token and leaves it", async () => {
@@ -600,13 +582,13 @@ describe("DELETE /service-tokens/{id}", () => {
     const other = await seedOrg("Other");
     const foreign = await seedServiceToken(other.orgId);
     await revoke(other, foreign.id);
-    expect((await api("DELETE", `/service-tokens/${foreign.id}`, await admin(org))).status).toBe(404);
+    expect((await api("DELETE", `/service-tokens/${foreign.id}`, await adminSession(org))).status).toBe(404);
     expect((await tokenRow(foreign.id))!.status).toBe("revoked");
   });
 
   it("racing delete and regenerate never leaves a deleted token alive", async () => {
     const org = await seedOrg();
-    const session = await admin(org);
+    const session = await adminSession(org);
     for (let round = 0; round < 4; round++) {
       const created = await create(org, { name: `race ${round}` });
       await revoke(org, created.id);
@@ -645,7 +627,7 @@ describe("with the optional auth cache on (AUTH_CACHE_TTL_MS)", () => {
     const { org, editor } = await orgWithSets();
     const created = await create(org);
     expect((await viaCache(created.token!, "/inspections")).status).toBe(200);
-    await api("PATCH", `/service-tokens/${created.id}`, await admin(org), { permission_set_ids: [editor] });
+    await api("PATCH", `/service-tokens/${created.id}`, await adminSession(org), { permission_set_ids: [editor] });
     expect((await viaCache(created.token!, "/inspections")).status).toBe(403);
   });
 
@@ -654,7 +636,7 @@ describe("with the optional auth cache on (AUTH_CACHE_TTL_MS)", () => {
     const created = await create(org);
     expect((await viaCache(created.token!, "/widgets")).status).toBe(200);
     await revoke(org, created.id);
-    const regen = (await (await api("POST", `/service-tokens/${created.id}/regenerate`, await admin(org))).json()) as ServiceToken;
+    const regen = (await (await api("POST", `/service-tokens/${created.id}/regenerate`, await adminSession(org))).json()) as ServiceToken;
     expect((await viaCache(created.token!, "/widgets")).status).toBe(401);
     expect((await viaCache(regen.token!, "/widgets")).status).toBe(200);
   });
@@ -664,7 +646,7 @@ describe("service token secrets", () => {
   it("appear only in the create and regenerate responses", async () => {
     const org = await seedOrg();
     const created = await create(org);
-    const session = await admin(org);
+    const session = await adminSession(org);
     const views = [
       await api("GET", "/service-tokens", session),
       await api("GET", `/service-tokens/${created.id}`, session),

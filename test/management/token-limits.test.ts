@@ -6,12 +6,9 @@
 import { and, eq, gt, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { activityEvents, apiTokens, serviceUsers } from "../../src/db/schema";
-import { db, seedOrg, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { errorCode } from "../helpers/records";
+import { db, seedOrg, seedServiceToken, seedUser, seedUserToken, adminSession, sessionJwt } from "../helpers/seed";
 import { api } from "../helpers/worker";
-
-async function errorCode(res: Response): Promise<string> {
-  return ((await res.json()) as { error: { code: string } }).error.code;
-}
 
 async function activeUserTokens(userId: string): Promise<number> {
   const rows = await db()
@@ -35,14 +32,10 @@ function statuses(responses: Response[]): Record<number, number> {
   return out;
 }
 
-async function admin(org: SeededOrg): Promise<string> {
-  return sessionJwt({ sub: org.adminId, org: org.orgId });
-}
-
 describe("user API token limit: 10 active per user per org", () => {
   it("15 simultaneous generations yield exactly 10 tokens and 5 × 409 token_limit_reached", async () => {
     const org = await seedOrg();
-    const session = await admin(org);
+    const session = await adminSession(org);
     const responses = await Promise.all(Array.from({ length: 15 }, (_, i) => api("POST", "/me/api-tokens", session, { name: `parallel ${i}` })));
     expect(statuses(responses)).toEqual({ 201: 10, 409: 5 });
     for (const r of responses.filter((r) => r.status === 409)) expect(await errorCode(r)).toBe("token_limit_reached");
@@ -58,7 +51,7 @@ describe("user API token limit: 10 active per user per org", () => {
 
   it("a revoked token frees its slot, and the limit holds again after one more", async () => {
     const org = await seedOrg();
-    const session = await admin(org);
+    const session = await adminSession(org);
     const tokens = [];
     for (let i = 0; i < 10; i++) tokens.push(await seedUserToken(org.orgId, org.adminId, `t${i}`));
     expect((await api("POST", "/me/api-tokens", session, { name: "eleventh" })).status).toBe(409);
@@ -72,7 +65,7 @@ describe("user API token limit: 10 active per user per org", () => {
 
   it("expired tokens do not count, whether swept or only idle past their deadline", async () => {
     const org = await seedOrg();
-    const session = await admin(org);
+    const session = await adminSession(org);
     const tokens = [];
     for (let i = 0; i < 10; i++) tokens.push(await seedUserToken(org.orgId, org.adminId, `t${i}`));
     await db().update(apiTokens).set({ expiresAt: Date.now() - 1 }).where(eq(apiTokens.id, tokens[0]!.id));
@@ -93,7 +86,7 @@ describe("user API token limit: 10 active per user per org", () => {
 describe("service user API token limit: 20 active per org", () => {
   it("25 simultaneous creations yield exactly 20 tokens, 20 service users and 5 × 409", async () => {
     const org = await seedOrg();
-    const session = await admin(org);
+    const session = await adminSession(org);
     const responses = await Promise.all(Array.from({ length: 25 }, (_, i) => api("POST", "/service-tokens", session, { name: `parallel ${i}` })));
     expect(statuses(responses)).toEqual({ 201: 20, 409: 5 });
     for (const r of responses.filter((r) => r.status === 409)) expect(await errorCode(r)).toBe("token_limit_reached");
@@ -104,7 +97,7 @@ describe("service user API token limit: 20 active per org", () => {
 
   it("a revoked, expired or deleted token frees its slot", async () => {
     const org = await seedOrg();
-    const session = await admin(org);
+    const session = await adminSession(org);
     const tokens = [];
     for (let i = 0; i < 20; i++) tokens.push(await seedServiceToken(org.orgId, { name: `s${i}` }));
     expect((await api("POST", "/service-tokens", session, { name: "21st" })).status).toBe(409);
@@ -120,7 +113,7 @@ describe("service user API token limit: 20 active per org", () => {
 
   it("regenerating at the limit is refused with 409 token_limit_reached and the token stays revoked", async () => {
     const org = await seedOrg();
-    const session = await admin(org);
+    const session = await adminSession(org);
     const paused = await seedServiceToken(org.orgId, { name: "paused" });
     await api("POST", `/service-tokens/${paused.id}/revoke`, session);
     for (let i = 0; i < 20; i++) await seedServiceToken(org.orgId, { name: `s${i}` });
@@ -134,7 +127,7 @@ describe("service user API token limit: 20 active per org", () => {
 
   it("regenerations racing creations for the last free slots never exceed the limit", async () => {
     const org = await seedOrg();
-    const session = await admin(org);
+    const session = await adminSession(org);
     const paused = [];
     for (let i = 0; i < 3; i++) {
       const t = await seedServiceToken(org.orgId, { name: `paused ${i}` });
@@ -156,6 +149,6 @@ describe("service user API token limit: 20 active per org", () => {
     const full = await seedOrg("Full");
     for (let i = 0; i < 20; i++) await seedServiceToken(full.orgId, { name: `s${i}` });
     const org = await seedOrg("Empty");
-    expect((await api("POST", "/service-tokens", await admin(org), { name: "first" })).status).toBe(201);
+    expect((await api("POST", "/service-tokens", await adminSession(org), { name: "first" })).status).toBe(201);
   });
 });

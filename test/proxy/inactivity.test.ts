@@ -4,7 +4,7 @@
  * writing last_active_at / expires_at in D1, as a recorded use would.
  */
 import { describe, expect, it } from "vitest";
-import { DAY_MS, SERVICE_TOKEN_INACTIVITY_DAYS } from "../../src/permissions";
+import { DAY_MS, SERVICE_TOKEN_INACTIVITY_DAYS } from "../../src/domain/tokens";
 import { bearer, marker, upstreamRequests } from "../helpers/worker";
 import { seedInspector, seedIntegration, send, setLastActive, tokenRow } from "../hardening/support";
 

@@ -6,7 +6,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { RUN_LIMITS } from "../../src/cron/limits";
 import { warnExpiringTokens } from "../../src/cron/signals";
-import { DAY_MS } from "../../src/permissions";
+import { DAY_MS } from "../../src/domain/tokens";
 import { attemptDelivery } from "../../src/signals/deliver";
 import { seedServiceToken } from "../helpers/seed";
 import { bulkTokens, runCron } from "../cron/fixtures";

@@ -8,8 +8,10 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { listActivity } from "../../db/activity-log";
 import { orm } from "../../db/client";
 import type { ActivityEventRow } from "../../db/schema";
-import { BEARER_SECURITY, decodeCursor, errorResponses, iso, json, page, PaginationQuery, type ManagementApp } from "../common";
-import { read, requirePermissionOn } from "../directory-resource";
+import { BEARER_SECURITY, decodeCursor, errorResponses, iso, json, paginate, PaginationQuery, type ManagementApp } from "../common";
+import { read } from "../directory-resource";
+import { PERMISSION } from "../../domain/permissions";
+import { protect, under } from "../../http/authorize";
 
 const ActorType = z.enum(["user", "service_user", "system", "operator"]);
 
@@ -48,6 +50,7 @@ const ActivityListSchema = z
 const route = createRoute({
   method: "get",
   path: "/activity-log",
+  operationId: "listActivityEvents",
   tags: ["Activity log"],
   summary: "Activity log",
   description:
@@ -69,7 +72,7 @@ function serializeEvent(row: ActivityEventRow) {
 }
 
 export function registerActivityLog(app: ManagementApp): void {
-  requirePermissionOn(app, "/activity-log", "platform_management.audit_log");
+  protect(app, under("/activity-log"), { permissions: [PERMISSION.auditLog] });
   app.openapi(route, async (c) => {
     const subject = c.get("subject");
     const query = c.req.valid("query");
@@ -82,7 +85,7 @@ export function registerActivityLog(app: ManagementApp): void {
         { beforeId, limit: query.limit },
       ),
     );
-    const { rows: events, nextCursor } = page(rows, query.limit);
+    const { rows: events, nextCursor } = paginate(rows, query.limit);
     return c.json({ data: events.map(serializeEvent), next_cursor: nextCursor }, 200);
   });
 }

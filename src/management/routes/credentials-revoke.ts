@@ -39,6 +39,8 @@ const Accepted = z.object({ accepted: z.literal(true) }).openapi("LeakReportAcce
 const route = createRoute({
   method: "post",
   path: "/credentials/revoke",
+  operationId: "reportLeakedCredentials",
+  security: [],
   tags: ["Leaked credentials"],
   summary: "Report leaked API tokens",
   description:

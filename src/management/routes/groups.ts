@@ -2,6 +2,7 @@
  * /groups (SPEC §4): the organization's groups. A member's group ids travel to the upstream in
  * X-Portcullis-Groups (SPEC §3.4) and are read live. Needs platform_management.groups.
  */
+import { PERMISSION } from "../../domain/permissions";
 import type { ManagementApp } from "../common";
 import { registerCollectionRoutes } from "../directory-resource";
 
@@ -10,7 +11,7 @@ export function registerGroups(app: ManagementApp): void {
     kind: "group",
     path: "/groups",
     tag: "Groups",
-    permission: "platform_management.groups",
+    permission: PERMISSION.groups,
     schemaName: "Group",
     noun: "group",
     example: { id: "grp_01JABCDEFGHJKMNPQRSTVWXYZ0", name: "Night shift" },

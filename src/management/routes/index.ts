@@ -2,7 +2,6 @@
  * One file per resource; each exports `registerX(app)`. Registration order matters only
  * between the two groups: public routes are registered before `authenticate()`.
  */
-import { registerScim } from "../../scim";
 import type { ManagementApp } from "../common";
 import { registerActivityLog } from "./activity-log";
 import { registerCredentialsRevoke } from "./credentials-revoke";
@@ -36,6 +35,5 @@ export function registerProtectedRoutes(app: ManagementApp): void {
   registerSeats(app);
   registerActivityLog(app);
   registerIntrospect(app);
-  registerScim(app);
   registerWebhooks(app);
 }

@@ -8,16 +8,13 @@
  * else, so the answer never tells a caller more than whether the token works in its own org.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
-import type { MiddlewareHandler } from "hono";
 import { verifyApiToken } from "../../auth/api-token";
-import { requirePermissions } from "../../auth/middleware";
-import { guard, orm } from "../../db/client";
-import { apiTokens } from "../../db/schema";
-import type { AppEnv } from "../../env";
+import { orm } from "../../db/client";
+import { tokenCreatedAt } from "../../db/tokens";
+import { PERMISSION } from "../../domain/permissions";
+import { protect } from "../../http/authorize";
+import { read } from "../../http/storage";
 import { BEARER_SECURITY, errorResponses, json, type ManagementApp } from "../common";
-
-const MANAGE = "integrations.manage";
 
 // RFC 7662 §2.1: other parameters (e.g. token_type_hint) may be sent and are ignored.
 const IntrospectionRequest = z
@@ -48,6 +45,7 @@ const IntrospectionResponse = z
 const route = createRoute({
   method: "post",
   path: "/introspect",
+  operationId: "introspectToken",
   tags: ["Introspection"],
   summary: "Introspect an API token (RFC 7662)",
   description:
@@ -62,16 +60,11 @@ const route = createRoute({
   },
 });
 
-/** The permission check runs before the body is read, so a caller without it learns nothing. */
-const requireManage: MiddlewareHandler<AppEnv> = async (c, next) => {
-  requirePermissions(c.get("subject"), MANAGE);
-  return next();
-};
-
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
 export function registerIntrospect(app: ManagementApp): void {
-  app.use("/introspect", requireManage);
+  // Checked before the body is read, so a caller without the permission learns nothing.
+  protect(app, ["/introspect"], { permissions: [PERMISSION.integrationsManage] });
   app.openapi(route, async (c) => {
     const { token } = c.req.valid("form");
     const subject = c.get("subject");
@@ -79,19 +72,16 @@ export function registerIntrospect(app: ManagementApp): void {
     const check = await verifyApiToken(c.env.DB, config, token.trim());
     if (!check.ok || check.token.orgId !== subject.orgId) return c.json({ active: false }, 200);
     const resolved = check.token;
-    const [row] = await guard(
-      () => orm(c.env.DB).select({ createdAt: apiTokens.createdAt }).from(apiTokens).where(eq(apiTokens.id, resolved.tokenId)).limit(1),
-      { timeoutMs: config.dbTimeoutMs, retry: true },
-    );
+    const createdAt = await read(c, () => tokenCreatedAt(orm(c.env.DB), resolved.tokenId));
     // Deleted between the two reads: not active any more.
-    if (!row) return c.json({ active: false }, 200);
+    if (createdAt === null) return c.json({ active: false }, 200);
     return c.json(
       {
         active: true,
         sub: resolved.subjectId,
         token_type: resolved.kind,
         scope: resolved.permissions.join(" "),
-        iat: seconds(row.createdAt),
+        iat: seconds(createdAt),
         // The previous secret of a rolled token stops at its grace deadline if not sooner (SPEC §9).
         exp: seconds(resolved.previousExpiresAt === null ? resolved.expiresAt : Math.min(resolved.expiresAt, resolved.previousExpiresAt)),
         org: resolved.orgId,

@@ -16,6 +16,8 @@ const JwksSchema = z
 const route = createRoute({
   method: "get",
   path: "/.well-known/jwks.json",
+  operationId: "getAssertionKeys",
+  security: [],
   summary: "Assertion signing keys",
   description: "Public keys for verifying the X-Portcullis-Assertion JWT attached to proxied requests. Public.",
   responses: { 200: { description: "JWK Set", content: json(JwksSchema) } },

@@ -6,14 +6,14 @@ import { createRoute } from "@hono/zod-openapi";
 import { invalidateCached } from "../../auth/cache";
 import { invalidToken } from "../../auth/challenge";
 import { requireSession } from "../../auth/middleware";
-import type { Subject } from "../../auth/subject";
+import type { Subject } from "../../domain/subject";
 import { signedInWithin } from "../../auth/session";
 import { guard, orm } from "../../db/client";
 import { isActiveMember, listUserTokens, revokeToken, type TokenRecord } from "../../db/token-lifecycle";
 import { createUserToken } from "../../db/tokens";
 import { ApiError } from "../../errors";
-import { USER_TOKEN_INACTIVITY_DAYS, USER_TOKEN_LIMIT } from "../../permissions";
-import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, json, page, PaginationQuery, type ManagementApp } from "../common";
+import { USER_TOKEN_INACTIVITY_DAYS, USER_TOKEN_LIMIT } from "../../domain/tokens";
+import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, json, paginate, PaginationQuery, type ManagementApp } from "../common";
 import {
   CreateUserApiTokenBody,
   NewUserApiTokenSchema,
@@ -30,6 +30,7 @@ const TAGS = ["User API tokens"];
 const listRoute = createRoute({
   method: "get",
   path: "/me/api-tokens",
+  operationId: "listMyApiTokens",
   tags: TAGS,
   summary: "List my user API tokens",
   description: "The caller's own user API tokens in this organization (session or user API token). Never includes secrets.",
@@ -41,6 +42,7 @@ const listRoute = createRoute({
 const createRouteDef = createRoute({
   method: "post",
   path: "/me/api-tokens",
+  operationId: "createMyApiToken",
   tags: TAGS,
   summary: "Generate a user API token",
   description:
@@ -57,6 +59,7 @@ const createRouteDef = createRoute({
 const revokeRoute = createRoute({
   method: "post",
   path: "/me/api-tokens/{id}/revoke",
+  operationId: "revokeMyApiToken",
   tags: TAGS,
   summary: "Revoke one of my user API tokens",
   description: "Stops the token on its very next request. Idempotent: revoking a revoked token returns it unchanged.",
@@ -84,7 +87,7 @@ export function registerMeApiTokens(app: ManagementApp): void {
       { timeoutMs: config.dbTimeoutMs, retry: true },
     );
     const now = Date.now();
-    const result = page(rows, limit);
+    const result = paginate(rows, limit);
     return c.json({ data: result.rows.map((t) => userApiTokenResource(t, now)), next_cursor: result.nextCursor }, 200);
   });
 

@@ -20,6 +20,7 @@ export const MeSchema = z
 const route = createRoute({
   method: "get",
   path: "/me",
+  operationId: "getMe",
   summary: "The caller",
   description: "Who the credential belongs to, in which org, with the permissions, groups and sites it carries now.",
   security: BEARER_SECURITY,

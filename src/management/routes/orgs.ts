@@ -37,6 +37,7 @@ const CreatedOrg = z
 const route = createRoute({
   method: "post",
   path: "/orgs",
+  operationId: "createOrganization",
   summary: "Bootstrap an organization",
   description: "Operator only (`Authorization: Bearer <ADMIN_SECRET>`). Creates the org, its Administrator permission set and the first admin.",
   security: [{ operator: [] }],

@@ -6,6 +6,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { invalidateCached } from "../../auth/cache";
 import { orm } from "../../db/client";
+import { PERMISSION } from "../../domain/permissions";
+import { protect, under } from "../../http/authorize";
 import {
   createPermissionSet,
   deletePermissionSet,
@@ -13,7 +15,7 @@ import {
   listPermissionSets,
   updatePermissionSet,
 } from "../../db/directory";
-import { actorOf, BEARER_SECURITY, errorResponses, IdParam, json, page, PaginationQuery, type ManagementApp } from "../common";
+import { actorOf, BEARER_SECURITY, errorResponses, IdParam, json, paginate, PaginationQuery, type ManagementApp } from "../common";
 import {
   CreatePermissionSetBody,
   notFound,
@@ -21,17 +23,16 @@ import {
   PermissionSetListSchema,
   PermissionSetSchema,
   read,
-  requirePermissionOn,
   UpdatePermissionSetBody,
   write,
 } from "../directory-resource";
 
-const PERMISSION = "platform_management.permissions";
 const tags = ["Permission sets"];
 
 const listRoute = createRoute({
   method: "get",
   path: "/permission-sets",
+  operationId: "listPermissionSets",
   tags,
   summary: "List permission sets",
   security: BEARER_SECURITY,
@@ -42,6 +43,7 @@ const listRoute = createRoute({
 const createSetRoute = createRoute({
   method: "post",
   path: "/permission-sets",
+  operationId: "createPermissionSet",
   tags,
   summary: "Create a permission set",
   security: BEARER_SECURITY,
@@ -52,6 +54,7 @@ const createSetRoute = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/permission-sets/{id}",
+  operationId: "getPermissionSet",
   tags,
   summary: "View a permission set",
   security: BEARER_SECURITY,
@@ -62,6 +65,7 @@ const getRoute = createRoute({
 const updateRoute = createRoute({
   method: "patch",
   path: "/permission-sets/{id}",
+  operationId: "updatePermissionSet",
   tags,
   summary: "Edit a permission set",
   description: "Rename it or replace its permissions. Every holder's existing tokens carry the new permissions from their next request.",
@@ -76,6 +80,7 @@ const updateRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/permission-sets/{id}",
+  operationId: "deletePermissionSet",
   tags,
   summary: "Delete a permission set",
   description: "Deletes the set and takes it away from every member and service user holding it, at once.",
@@ -90,14 +95,14 @@ function normalize(permissions: string[]): string[] {
 }
 
 export function registerPermissionSets(app: ManagementApp): void {
-  requirePermissionOn(app, "/permission-sets", PERMISSION);
+  protect(app, under("/permission-sets"), { permissions: [PERMISSION.permissions] });
 
   app.openapi(listRoute, async (c) => {
     const subject = c.get("subject");
     const query = c.req.valid("query");
     const after = pageAfter(query);
     const rows = await read(c, () => listPermissionSets(orm(c.env.DB), subject.orgId, after));
-    const { rows: sets, nextCursor } = page(rows, query.limit);
+    const { rows: sets, nextCursor } = paginate(rows, query.limit);
     return c.json({ data: sets, next_cursor: nextCursor }, 200);
   });
 

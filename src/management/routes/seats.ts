@@ -7,7 +7,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { orm } from "../../db/client";
 import { countSeats } from "../../db/directory";
 import { BEARER_SECURITY, errorResponses, json, type ManagementApp } from "../common";
-import { read, requirePermissionOn } from "../directory-resource";
+import { read } from "../directory-resource";
+import { PERMISSION } from "../../domain/permissions";
+import { protect, under } from "../../http/authorize";
 
 const SeatsSchema = z
   .object({ seats: z.number().int().min(0).openapi({ example: 12 }) })
@@ -16,6 +18,7 @@ const SeatsSchema = z
 const route = createRoute({
   method: "get",
   path: "/seats",
+  operationId: "countSeats",
   tags: ["Users"],
   summary: "Count billable seats",
   security: BEARER_SECURITY,
@@ -25,7 +28,7 @@ const route = createRoute({
 });
 
 export function registerSeats(app: ManagementApp): void {
-  requirePermissionOn(app, "/seats", "platform_management.users");
+  protect(app, under("/seats"), { permissions: [PERMISSION.users] });
   app.openapi(route, async (c) => {
     const subject = c.get("subject");
     const seats = await read(c, () => countSeats(orm(c.env.DB), subject.orgId));

@@ -32,12 +32,14 @@ const Label = z
 const route = createRoute({
   method: "post",
   path: "/secret-scanning/github",
+  operationId: "reportGithubSecretScanning",
   tags: ["Leaked credentials"],
   summary: "GitHub secret scanning partner endpoint",
   description:
     "Public; called by GitHub. The body is a JSON array of `{token, type, url, source}`, signed with ECDSA P-256 (DER, base64 in " +
     "`Github-Public-Key-Signature`) by the key named in `Github-Public-Key-Identifier`, one of those published at " +
     "`SECRET_SCANNING_KEYS_URL`. A missing or bad signature is 401 and revokes nothing. Every live token reported is revoked.",
+  security: [],
   responses: {
     200: { description: "One label per reported token", content: json(z.array(Label)) },
     ...errorResponses(400, 413, 415),

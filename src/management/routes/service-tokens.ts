@@ -6,10 +6,8 @@
  * atomically in D1 (db/token-lifecycle.ts); an id from another org is 404.
  */
 import { createRoute } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
 import { invalidateCached } from "../../auth/cache";
 import { normaliseCidrs } from "../../auth/cidr";
-import { requirePermissions } from "../../auth/middleware";
 import { guard, orm } from "../../db/client";
 import {
   allPermissionSetIds,
@@ -24,10 +22,11 @@ import {
   type ServiceTokenRecord,
 } from "../../db/token-lifecycle";
 import { createServiceToken } from "../../db/tokens";
-import type { AppEnv } from "../../env";
+import { PERMISSION } from "../../domain/permissions";
 import { ApiError } from "../../errors";
-import { DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS, SERVICE_TOKEN_LIMIT } from "../../permissions";
-import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, iso, json, page, PaginationQuery, shownId, type ManagementApp } from "../common";
+import { protect, under } from "../../http/authorize";
+import { DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS, SERVICE_TOKEN_LIMIT } from "../../domain/tokens";
+import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, iso, json, paginate, PaginationQuery, shownId, type ManagementApp } from "../common";
 import {
   CreateServiceTokenBody,
   DEFAULT_GRACE_SECONDS,
@@ -40,13 +39,12 @@ import {
   serviceTokenResource,
 } from "../token-resource";
 
-const MANAGE = "integrations.manage";
-
 const TAGS = ["Service user API tokens"];
 
 const listRoute = createRoute({
   method: "get",
   path: "/service-tokens",
+  operationId: "listServiceTokens",
   tags: TAGS,
   summary: "List the organization's service user API tokens",
   description: "Needs `integrations.manage`. Never includes secrets; deleted tokens are not listed.",
@@ -58,6 +56,7 @@ const listRoute = createRoute({
 const createTokenRoute = createRoute({
   method: "post",
   path: "/service-tokens",
+  operationId: "createServiceToken",
   tags: TAGS,
   summary: "Create a service user and its API token",
   description:
@@ -74,6 +73,7 @@ const createTokenRoute = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/service-tokens/{id}",
+  operationId: "getServiceToken",
   tags: TAGS,
   summary: "View a service user API token",
   description: "Needs `integrations.manage`. With its service user and permission sets.",
@@ -85,6 +85,7 @@ const getRoute = createRoute({
 const editRoute = createRoute({
   method: "patch",
   path: "/service-tokens/{id}",
+  operationId: "updateServiceToken",
   tags: TAGS,
   summary: "Edit a service user API token",
   description:
@@ -98,6 +99,7 @@ const editRoute = createRoute({
 const revokeRoute = createRoute({
   method: "post",
   path: "/service-tokens/{id}/revoke",
+  operationId: "revokeServiceToken",
   tags: TAGS,
   summary: "Revoke a service user API token",
   description:
@@ -111,6 +113,7 @@ const revokeRoute = createRoute({
 const regenerateRoute = createRoute({
   method: "post",
   path: "/service-tokens/{id}/regenerate",
+  operationId: "regenerateServiceToken",
   tags: TAGS,
   summary: "Regenerate a revoked service user API token",
   description:
@@ -127,6 +130,7 @@ const regenerateRoute = createRoute({
 const rollRoute = createRoute({
   method: "post",
   path: "/service-tokens/{id}/roll",
+  operationId: "rollServiceToken",
   tags: TAGS,
   summary: "Roll the secret of an active service user API token",
   description:
@@ -145,6 +149,7 @@ const rollRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/service-tokens/{id}",
+  operationId: "deleteServiceToken",
   tags: TAGS,
   summary: "Delete a revoked or expired service user API token",
   description: "Needs `integrations.manage`. Only when revoked or expired (else 409 `invalid_state`). Permanent: afterwards the id is 404 everywhere.",
@@ -156,12 +161,6 @@ const deleteRoute = createRoute({
 function notFound(): ApiError {
   return new ApiError("not_found", "No such service user API token in this organization.");
 }
-
-/** The permission check runs before body validation, so a caller without it learns nothing about the route's input. */
-const requireManage: MiddlewareHandler<AppEnv> = async (c, next) => {
-  requirePermissions(c.get("subject"), MANAGE);
-  return next();
-};
 
 /** The normalised list of a validated `allowed_cidrs` (the schema has already refused bad entries). */
 function normalisedCidrs(input: string[] | undefined): string[] | undefined {
@@ -182,8 +181,7 @@ async function checkPermissionSets(db: ReturnType<typeof orm>, orgId: string, id
 }
 
 export function registerServiceTokens(app: ManagementApp): void {
-  app.use("/service-tokens", requireManage);
-  app.use("/service-tokens/*", requireManage);
+  protect(app, under("/service-tokens"), { permissions: [PERMISSION.integrationsManage] });
   app.openapi(listRoute, async (c) => {
     const subject = c.get("subject");
     const { limit, cursor } = c.req.valid("query");
@@ -194,7 +192,7 @@ export function registerServiceTokens(app: ManagementApp): void {
       retry: true,
     });
     const now = Date.now();
-    const result = page(rows, limit);
+    const result = paginate(rows, limit);
     return c.json({ data: result.rows.map((t) => serviceTokenResource(t, now)), next_cursor: result.nextCursor }, 200);
   });
 

@@ -9,14 +9,15 @@ import { invalidateCached } from "../../auth/cache";
 import { orm } from "../../db/client";
 import { createMember, findMember, listMembers, updateMember, type MemberWriteResult } from "../../db/directory";
 import { setMemberStatus } from "../../db/members";
+import { PERMISSION } from "../../domain/permissions";
 import { ApiError } from "../../errors";
-import { actorOf, BEARER_SECURITY, errorResponses, IdParam, json, page, PaginationQuery, type ManagementApp } from "../common";
+import { protect, under } from "../../http/authorize";
+import { actorOf, BEARER_SECURITY, errorResponses, IdParam, json, paginate, PaginationQuery, type ManagementApp } from "../common";
 import {
   CreateUserBody,
   notFound,
   pageAfter,
   read,
-  requirePermissionOn,
   serializeUser,
   unique,
   unknownRefsError,
@@ -26,12 +27,12 @@ import {
   write,
 } from "../directory-resource";
 
-const PERMISSION = "platform_management.users";
 const tags = ["Users"];
 
 const listRoute = createRoute({
   method: "get",
   path: "/users",
+  operationId: "listUsers",
   tags,
   summary: "List members",
   description: "Active and deactivated members in creation order. Removed members and service users are never listed.",
@@ -43,6 +44,7 @@ const listRoute = createRoute({
 const createRouteDef = createRoute({
   method: "post",
   path: "/users",
+  operationId: "createUser",
   tags,
   summary: "Add a member",
   security: BEARER_SECURITY,
@@ -56,6 +58,7 @@ const createRouteDef = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/users/{id}",
+  operationId: "getUser",
   tags,
   summary: "View a member",
   security: BEARER_SECURITY,
@@ -66,6 +69,7 @@ const getRoute = createRoute({
 const updateRoute = createRoute({
   method: "patch",
   path: "/users/{id}",
+  operationId: "updateUser",
   tags,
   summary: "Edit a member",
   description:
@@ -81,6 +85,7 @@ const updateRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/users/{id}",
+  operationId: "deleteUser",
   tags,
   summary: "Remove a member",
   description: "Removes the member from this organization and ends all of their tokens here for good. Afterwards the id is 404.",
@@ -102,14 +107,14 @@ function unwrap(result: MemberWriteResult, email?: string) {
 }
 
 export function registerUsers(app: ManagementApp): void {
-  requirePermissionOn(app, "/users", PERMISSION);
+  protect(app, under("/users"), { permissions: [PERMISSION.users] });
 
   app.openapi(listRoute, async (c) => {
     const subject = c.get("subject");
     const query = c.req.valid("query");
     const after = pageAfter(query);
     const rows = await read(c, () => listMembers(orm(c.env.DB), subject.orgId, after));
-    const { rows: members, nextCursor } = page(rows, query.limit);
+    const { rows: members, nextCursor } = paginate(rows, query.limit);
     return c.json({ data: members.map(serializeUser), next_cursor: nextCursor }, 200);
   });
 

@@ -5,9 +5,7 @@
  * at every delivery.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
-import { requirePermissions } from "../../auth/middleware";
-import { guard, orm } from "../../db/client";
+import { orm } from "../../db/client";
 import {
   createWebhookEndpoint,
   deleteWebhookEndpoint,
@@ -17,14 +15,15 @@ import {
   type DeliveryRecord,
   type WebhookEndpointRecord,
 } from "../../db/webhooks";
-import type { AppEnv } from "../../env";
+import { PERMISSION } from "../../domain/permissions";
 import { ApiError } from "../../errors";
+import { protect, under } from "../../http/authorize";
+import { read, write } from "../../http/storage";
 import { signalsConfig } from "../../signals/config";
 import { WEBHOOK_EVENT_TYPES } from "../../signals/events";
 import { checkWebhookUrl } from "../../signals/url-rules";
-import { BEARER_SECURITY, decodeCursor, errorResponses, IdParam, iso, json, page, PaginationQuery, shownId, type ManagementApp } from "../common";
+import { BEARER_SECURITY, decodeCursor, errorResponses, IdParam, iso, json, paginate, PaginationQuery, shownId, type ManagementApp } from "../common";
 
-const MANAGE = "integrations.manage";
 const TAGS = ["Webhooks"];
 
 const EventTypeSchema = z.enum(WEBHOOK_EVENT_TYPES).openapi("WebhookEventType");
@@ -66,6 +65,7 @@ const DeliveryListSchema = z.object({ data: z.array(DeliverySchema), next_cursor
 const listRoute = createRoute({
   method: "get",
   path: "/webhooks",
+  operationId: "listWebhooks",
   tags: TAGS,
   summary: "List the organization's webhook endpoints",
   description: "Needs `integrations.manage`. Never includes secrets.",
@@ -77,6 +77,7 @@ const listRoute = createRoute({
 const createEndpointRoute = createRoute({
   method: "post",
   path: "/webhooks",
+  operationId: "createWebhook",
   tags: TAGS,
   summary: "Register a webhook endpoint",
   description:
@@ -90,6 +91,7 @@ const createEndpointRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/webhooks/{id}",
+  operationId: "deleteWebhook",
   tags: TAGS,
   summary: "Delete a webhook endpoint",
   description: "Needs `integrations.manage`. Nothing more is delivered to it, pending retries included.",
@@ -101,6 +103,7 @@ const deleteRoute = createRoute({
 const deliveriesRoute = createRoute({
   method: "get",
   path: "/webhooks/{id}/deliveries",
+  operationId: "listWebhookDeliveries",
   tags: TAGS,
   summary: "List an endpoint's deliveries, newest first",
   description: "Needs `integrations.manage`. Status, attempts and the last HTTP status of each delivery.",
@@ -108,11 +111,6 @@ const deliveriesRoute = createRoute({
   request: { params: IdParam, query: PaginationQuery },
   responses: { 200: { description: "A page of deliveries", content: json(DeliveryListSchema) }, ...errorResponses(400, 404) },
 });
-
-const requireManage: MiddlewareHandler<AppEnv> = async (c, next) => {
-  requirePermissions(c.get("subject"), MANAGE);
-  return next();
-};
 
 function notFound(id: string): ApiError {
   return new ApiError("not_found", `No webhook endpoint ${shownId(id)} in this organization.`);
@@ -142,17 +140,13 @@ function deliveryResource(d: DeliveryRecord) {
 }
 
 export function registerWebhooks(app: ManagementApp): void {
-  app.use("/webhooks", requireManage);
-  app.use("/webhooks/*", requireManage);
+  protect(app, under("/webhooks"), { permissions: [PERMISSION.integrationsManage] });
 
   app.openapi(listRoute, async (c) => {
     const { limit, cursor } = c.req.valid("query");
     const afterId = decodeCursor(cursor);
-    const rows = await guard(() => listWebhookEndpoints(orm(c.env.DB), { orgId: c.get("subject").orgId, afterId, take: limit + 1 }), {
-      timeoutMs: c.get("config").dbTimeoutMs,
-      retry: true,
-    });
-    const result = page(rows, limit);
+    const rows = await read(c, () => listWebhookEndpoints(orm(c.env.DB), { orgId: c.get("subject").orgId, afterId, take: limit + 1 }));
+    const result = paginate(rows, limit);
     return c.json({ data: result.rows.map(endpointResource), next_cursor: result.nextCursor }, 200);
   });
 
@@ -164,16 +158,15 @@ export function registerWebhooks(app: ManagementApp): void {
     const chosen = new Set<string>(body.events ?? WEBHOOK_EVENT_TYPES);
     const events = WEBHOOK_EVENT_TYPES.filter((t) => chosen.has(t));
     const secret = newSecret();
-    const endpoint = await guard(
-      () => createWebhookEndpoint(orm(c.env.DB), { orgId: c.get("subject").orgId, url: check.url.href, events, secret, now: Date.now() }),
-      { timeoutMs: c.get("config").dbTimeoutMs },
+    const endpoint = await write(c, () =>
+      createWebhookEndpoint(orm(c.env.DB), { orgId: c.get("subject").orgId, url: check.url.href, events, secret, now: Date.now() }),
     );
     return c.json({ ...endpointResource(endpoint), secret }, 201);
   });
 
   app.openapi(deleteRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const deleted = await guard(() => deleteWebhookEndpoint(orm(c.env.DB), c.get("subject").orgId, id), { timeoutMs: c.get("config").dbTimeoutMs });
+    const deleted = await write(c, () => deleteWebhookEndpoint(orm(c.env.DB), c.get("subject").orgId, id));
     if (!deleted) throw notFound(id);
     return c.body(null, 204);
   });
@@ -183,11 +176,10 @@ export function registerWebhooks(app: ManagementApp): void {
     const { limit, cursor } = c.req.valid("query");
     const beforeId = decodeCursor(cursor);
     const db = orm(c.env.DB);
-    const timeoutMs = c.get("config").dbTimeoutMs;
-    const endpoint = await guard(() => findWebhookEndpoint(db, c.get("subject").orgId, id), { timeoutMs, retry: true });
+    const endpoint = await read(c, () => findWebhookEndpoint(db, c.get("subject").orgId, id));
     if (!endpoint) throw notFound(id);
-    const rows = await guard(() => listDeliveries(db, { endpointId: endpoint.id, beforeId, take: limit + 1 }), { timeoutMs, retry: true });
-    const result = page(rows, limit);
+    const rows = await read(c, () => listDeliveries(db, { endpointId: endpoint.id, beforeId, take: limit + 1 }));
+    const result = paginate(rows, limit);
     return c.json({ data: result.rows.map(deliveryResource), next_cursor: result.nextCursor }, 200);
   });
 }
