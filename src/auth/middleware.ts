@@ -12,12 +12,19 @@ import { readBearer } from "./bearer";
 import { insufficientScope, invalidToken, missingCredential, multipleCredentials } from "./challenge";
 import { scheduleLastUse } from "./last-use";
 import { blockedResponse, clientIp, noteAuthFailure } from "./rate-limit";
+import { consoleSubjectOf } from "./console-subject";
 import { verifySession } from "./session";
 import type { Subject } from "./subject";
 
 export function authenticate(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const config = c.get("config");
+    // A request the web console made in-process for a signed-in member (SPEC §8).
+    const consoleSubject = consoleSubjectOf(c.req.raw);
+    if (consoleSubject) {
+      c.set("subject", consoleSubject);
+      return next();
+    }
     const bearer = readBearer(c.req.header("authorization") ?? null);
     if (!bearer.ok) {
       if (bearer.reason === "multiple") throw multipleCredentials();
