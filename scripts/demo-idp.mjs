@@ -109,7 +109,7 @@ export async function startDemoIdp({ port = 8789, host, issuerHost = "localhost"
       if (!match) return callback(req, res);
       const details = await provider.interactionDetails(req, res);
       const html = (body, status = 200) =>
-        res.writeHead(status, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "content-security-policy": "default-src 'none'; style-src 'self'; form-action 'self'" }).end(body);
+        res.writeHead(status, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "content-security-policy": "default-src 'none'; style-src 'self'; frame-ancestors 'none'" }).end(body);
       if (details.prompt.name === "consent") {
         // The console is this demo's own first-party client: consent is implied.
         const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId: details.session.accountId, clientId: details.params.client_id });

@@ -95,7 +95,9 @@ export function createConsoleApp(prefix: string, management: ManagementFetch) {
     );
     c.res.headers.set("cache-control", "no-store");
     c.res.headers.set("x-content-type-options", "nosniff");
-    c.res.headers.set("referrer-policy", "no-referrer");
+    // same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null` on our own
+    // form posts, which the Origin check would refuse; the IdP still gets no Referer.
+    c.res.headers.set("referrer-policy", "same-origin");
     c.res.headers.set("x-frame-options", "DENY");
   });
   app.use("*", withConfig());
@@ -298,6 +300,7 @@ export function createConsoleApp(prefix: string, management: ManagementFetch) {
   async function api<T>(c: Ctx, method: string, path: string, body?: unknown): Promise<{ status: number; data: T | null; error: string | null; code: string | null }> {
     const init: RequestInit = { method, headers: body === undefined ? {} : { "content-type": "application/json" } };
     if (body !== undefined) init.body = JSON.stringify(body);
+    // Management routes are relative to the prefix (app.ts mounts them there).
     const request = withConsoleSubject(new Request(new URL(path, c.req.url), init), c.get("member"));
     const response = await management(request, c.env, c.executionCtx as ExecutionContext);
     if (response.status === 204) return { status: 204, data: null, error: null, code: null };
@@ -321,7 +324,7 @@ export function createConsoleApp(prefix: string, management: ManagementFetch) {
 
   // --- My API tokens (SPEC §8) ---
   async function renderMine(c: Ctx, shown: Shown, extra: { secret?: string; openGenerate?: { name: string } } = {}, code = 200) {
-    const result = await api<{ data: TokenView[] }>(c, "GET", `${prefix}/me/api-tokens?limit=200`);
+    const result = await api<{ data: TokenView[] }>(c, "GET", `/me/api-tokens?limit=200`);
     if (!result.data) return forbidden(c, result.error ?? "You cannot see API tokens here.");
     return c.html(
       myTokensPage({ prefix, viewer: c.get("viewer"), tokens: result.data.data.slice().reverse(), now: Date.now(), shown, fresh: isFresh(c), ...extra }),
@@ -343,14 +346,14 @@ export function createConsoleApp(prefix: string, management: ManagementFetch) {
   app.post("/me/api-tokens", async (c) => {
     const name = text(formOf(c)["name"]).trim();
     if (!isFresh(c)) return signIn(c, `${base}/me/api-tokens?generate=1&name=${encodeURIComponent(name)}`, true);
-    const result = await api<TokenView & { token: string }>(c, "POST", `${prefix}/me/api-tokens`, { name });
+    const result = await api<TokenView & { token: string }>(c, "POST", `/me/api-tokens`, { name });
     if (result.code === "reauthentication_required") return signIn(c, `${base}/me/api-tokens?generate=1&name=${encodeURIComponent(name)}`, true);
     if (!result.data) return renderMine(c, { error: sentenceFor(result.code, result.error) }, {}, result.status);
     return renderMine(c, { notice: `API token “${result.data.name}” generated.` }, { secret: result.data.token });
   });
 
   app.post("/me/api-tokens/:id/revoke", async (c) => {
-    const result = await api<TokenView>(c, "POST", `${prefix}/me/api-tokens/${encodeURIComponent(c.req.param("id"))}/revoke`);
+    const result = await api<TokenView>(c, "POST", `/me/api-tokens/${encodeURIComponent(c.req.param("id"))}/revoke`);
     if (!result.data) return renderMine(c, { error: sentenceFor(result.code, result.error) }, {}, result.status);
     return renderMine(c, { notice: `API token “${result.data.name}” revoked.` });
   });
@@ -365,7 +368,7 @@ export function createConsoleApp(prefix: string, management: ManagementFetch) {
   }
 
   async function renderIntegrations(c: Ctx, shown: Shown, extra: { secret?: string; openCreate?: { name: string; inactivityDays: number; permissionSetIds: string[] | null } } = {}, code = 200) {
-    const result = await api<{ data: ServiceTokenView[] }>(c, "GET", `${prefix}/service-tokens?limit=200`);
+    const result = await api<{ data: ServiceTokenView[] }>(c, "GET", `/service-tokens?limit=200`);
     if (!result.data) return forbidden(c, result.code === "insufficient_permissions" || result.status === 403 ? "Managing integrations needs the integrations.manage permission, which you do not have." : (result.error ?? "Not allowed."));
     return c.html(
       integrationsPage({ prefix, viewer: c.get("viewer"), tokens: result.data.data.slice().reverse(), permissionSets: await permissionSetsOf(c), now: Date.now(), shown, ...extra }),
@@ -382,7 +385,7 @@ export function createConsoleApp(prefix: string, management: ManagementFetch) {
     const name = text(form["name"]).trim();
     const inactivityDays = Number(text(form["inactivity_days"]) || "45");
     const permissionSetIds = list(form["permission_set_ids"]);
-    const result = await api<ServiceTokenView & { token: string }>(c, "POST", `${prefix}/service-tokens`, {
+    const result = await api<ServiceTokenView & { token: string }>(c, "POST", `/service-tokens`, {
       name,
       inactivity_days: inactivityDays,
       permission_set_ids: permissionSetIds,
@@ -395,7 +398,7 @@ export function createConsoleApp(prefix: string, management: ManagementFetch) {
   });
 
   app.get("/integrations/api-tokens/:id", async (c) => {
-    const result = await api<ServiceTokenView>(c, "GET", `${prefix}/service-tokens/${encodeURIComponent(c.req.param("id"))}`);
+    const result = await api<ServiceTokenView>(c, "GET", `/service-tokens/${encodeURIComponent(c.req.param("id"))}`);
     if (!result.data) {
       if (result.status === 404) return c.html(problemPage(prefix, "Not found", "There is no such API token in this organization.", c.get("viewer")), 404);
       return forbidden(c, "Managing integrations needs the integrations.manage permission, which you do not have.");
@@ -407,14 +410,14 @@ export function createConsoleApp(prefix: string, management: ManagementFetch) {
   app.post("/integrations/api-tokens/:id", async (c) => {
     const id = c.req.param("id");
     const form = formOf(c);
-    const result = await api<ServiceTokenView>(c, "PATCH", `${prefix}/service-tokens/${encodeURIComponent(id)}`, {
+    const result = await api<ServiceTokenView>(c, "PATCH", `/service-tokens/${encodeURIComponent(id)}`, {
       name: text(form["name"]).trim(),
       inactivity_days: Number(text(form["inactivity_days"])),
       permission_set_ids: list(form["permission_set_ids"]),
     });
     if (result.data) return c.redirect(`${base}/integrations/api-tokens/${encodeURIComponent(id)}?saved=1`, 303);
     if (result.status === 403) return forbidden(c, "Managing integrations needs the integrations.manage permission, which you do not have.");
-    const current = await api<ServiceTokenView>(c, "GET", `${prefix}/service-tokens/${encodeURIComponent(id)}`);
+    const current = await api<ServiceTokenView>(c, "GET", `/service-tokens/${encodeURIComponent(id)}`);
     if (!current.data) return c.html(problemPage(prefix, "Not found", "There is no such API token in this organization.", c.get("viewer")), 404);
     return c.html(
       serviceTokenPage({ prefix, viewer: c.get("viewer"), token: current.data, permissionSets: await permissionSetsOf(c), now: Date.now(), shown: { error: sentenceFor(result.code, result.error) } }),
@@ -427,8 +430,8 @@ export function createConsoleApp(prefix: string, management: ManagementFetch) {
       const id = encodeURIComponent(c.req.param("id"));
       const result =
         action === "delete"
-          ? await api<null>(c, "DELETE", `${prefix}/service-tokens/${id}`)
-          : await api<ServiceTokenView & { token?: string }>(c, "POST", `${prefix}/service-tokens/${id}/${action}`);
+          ? await api<null>(c, "DELETE", `/service-tokens/${id}`)
+          : await api<ServiceTokenView & { token?: string }>(c, "POST", `/service-tokens/${id}/${action}`);
       if (result.error) {
         if (result.status === 403) return forbidden(c, "Managing integrations needs the integrations.manage permission, which you do not have.");
         return renderIntegrations(c, { error: sentenceFor(result.code, result.error) }, {}, result.status);
@@ -445,7 +448,7 @@ export function createConsoleApp(prefix: string, management: ManagementFetch) {
     const result = await api<{ data: ActivityView[]; next_cursor: string | null }>(
       c,
       "GET",
-      `${prefix}/activity-log?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+      `/activity-log?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
     );
     if (!result.data) {
       if (result.status === 400) return c.html(problemPage(prefix, "Not found", "That page of the activity log does not exist.", c.get("viewer")), 404);

@@ -344,7 +344,7 @@ export function serviceTokenPage(opts: {
     prefix: opts.prefix,
     viewer: opts.viewer,
     current: "integrations",
-    body: html`<p class="crumbs"><a href="${base}">Integrations · API tokens</a></p>
+    body: html`<p class="crumbs"><a href="${base}">← All service user tokens</a></p>
 <h1>${t.name}</h1>
 <dl class="facts">
   <div><dt>Token</dt><dd><code>${t.hint}</code></dd></div>

@@ -4,7 +4,7 @@
  * registered after it requires a valid API token or session.
  */
 import { withConfig } from "../config";
-import { authenticate } from "../auth/middleware";
+import { actAsConsoleMember, authenticate } from "../auth/middleware";
 import { scimErrorShape } from "../scim/errors";
 import { bodyGuard } from "./body-guard";
 import { createRouter, noStoreByDefault, type ManagementApp } from "./common";
@@ -17,6 +17,7 @@ import { registerOpenApi } from "./openapi";
 export function createManagementApp(prefix: string): ManagementApp {
   const app = createRouter();
   app.use("*", withConfig());
+  app.use("*", actAsConsoleMember());
   app.use("*", noStoreByDefault());
   // SCIM clients expect SCIM-shaped errors for every failure on /scim/v2, including the body
   // guard's 413/415 and authentication's 401/403, which happen before any SCIM route runs.
