@@ -35,7 +35,7 @@ button.quiet { background: transparent; color: #e2e8f0; border-color: #475569; }
 .table-wrap { overflow-x: auto; background: var(--panel); border: 1px solid var(--line); border-radius: 8px; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .6rem .8rem; border-bottom: 1px solid var(--line); vertical-align: middle; white-space: nowrap; }
-th { font-size: .8rem; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); background: #f8fafc; }
+th { font-size: .85rem; color: var(--muted); background: #f8fafc; }
 tbody tr:last-child td { border-bottom: 0; }
 .row-actions { display: flex; gap: .5rem; justify-content: flex-end; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9em; }
@@ -74,7 +74,7 @@ legend { font-weight: 600; padding: 0 .25rem; }
 .foot { max-width: 72rem; margin: 0 auto; padding: 1rem 1.5rem 2rem; font-size: .9rem; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 @media (max-width: 40rem) {
-  main { padding: 1rem; }
+  main, .foot { padding-left: 1rem; padding-right: 1rem; }
   .top { padding: .75rem 1rem; }
   .who { margin-left: 0; width: 100%; justify-content: space-between; }
   th, td { padding: .5rem; }

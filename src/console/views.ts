@@ -49,9 +49,9 @@ export function relativeTime(iso: string | null, now: number): Html | string {
   if (!iso) return "Never";
   const diff = Date.parse(iso) - now;
   const abs = Math.abs(diff);
+  // Days up to a year ("in 45 days" reads better than "in 2 months" next to a 45-day window).
   const units: [Intl.RelativeTimeFormatUnit, number][] = [
-    ["year", 365 * 86_400_000],
-    ["month", 30 * 86_400_000],
+    ["year", 366 * 86_400_000],
     ["day", 86_400_000],
     ["hour", 3_600_000],
     ["minute", 60_000],
