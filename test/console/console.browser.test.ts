@@ -192,6 +192,7 @@ describe("web console", () => {
     await confirm.waitFor();
     await checkScreen(page, "revoke-confirm");
     await confirm.getByRole("button", { name: "Revoke" }).click();
+    await arrive(page, (u) => u.pathname.endsWith("/revoke"));
     expect(await textOf(page.getByRole("row", { name: /Reporting script/ }))).toContain("Revoked");
     const refused = await fetch(`${origin}/anything`, { headers: { authorization: `Bearer ${secret}` } });
     expect(refused.status).toBe(401);
@@ -246,6 +247,7 @@ describe("web console", () => {
     const serviceSecret = await shown.getByLabel("API token").inputValue();
     expect(serviceSecret).toMatch(/^pcs_/);
     await shown.getByRole("button", { name: "Done" }).click();
+    await arrive(page, (u) => u.pathname.endsWith("/integrations/api-tokens") && u.search === "");
     const row = page.getByRole("row", { name: /Warehouse sync/ });
     expect(await textOf(row)).toContain("60 days");
     expect(await textOf(row)).toContain("Active");
@@ -257,29 +259,36 @@ describe("web console", () => {
     await page.getByLabel("Expires after inactivity").selectOption({ label: "180 days" });
     await checkScreen(page, "service-token-page");
     await page.getByRole("button", { name: "Save changes" }).click();
+    await arrive(page, (u) => u.search.includes("saved=1"));
     await page.getByRole("status").filter({ hasText: "Changes saved." }).waitFor();
     expect(await page.getByLabel("Name").inputValue()).toBe("Warehouse sync (EU)");
     expect(await page.getByLabel("Expires after inactivity").inputValue()).toBe("180");
 
     await page.getByRole("link", { name: "Integrations" }).click();
+    await arrive(page, `${base}/integrations/api-tokens`);
     const edited = page.getByRole("row", { name: /Warehouse sync \(EU\)/ });
     await edited.getByRole("button", { name: "Revoke" }).click();
     await page.getByRole("dialog", { name: "Revoke API token" }).getByRole("button", { name: "Revoke" }).click();
+    await arrive(page, (u) => u.pathname.endsWith("/revoke"));
     expect(await textOf(page.getByRole("row", { name: /Warehouse sync \(EU\)/ }))).toContain("Revoked");
     expect((await fetch(`${origin}/inspections/1`, { headers: { authorization: `Bearer ${serviceSecret}` } })).status).toBe(401);
 
     await page.getByRole("row", { name: /Warehouse sync \(EU\)/ }).getByRole("button", { name: "Regenerate" }).click();
     await checkScreen(page, "regenerate-confirm");
     await page.getByRole("dialog", { name: "Regenerate API token" }).getByRole("button", { name: "Confirm" }).click();
+    await arrive(page, (u) => u.pathname.endsWith("/regenerate"));
     const regenerated = await page.getByRole("dialog", { name: "Your new API token" }).getByLabel("API token").inputValue();
     expect(regenerated).not.toBe(serviceSecret);
     await page.getByRole("button", { name: "Done" }).click();
+    await arrive(page, (u) => u.pathname.endsWith("/integrations/api-tokens"));
     expect((await fetch(`${origin}/inspections/1`, { headers: { authorization: `Bearer ${regenerated}` } })).status).toBe(200);
 
     await page.getByRole("row", { name: /Warehouse sync \(EU\)/ }).getByRole("button", { name: "Revoke" }).click();
     await page.getByRole("dialog", { name: "Revoke API token" }).getByRole("button", { name: "Revoke" }).click();
+    await arrive(page, (u) => u.pathname.endsWith("/revoke"));
     await page.getByRole("row", { name: /Warehouse sync \(EU\)/ }).getByRole("button", { name: "Delete" }).click();
     await page.getByRole("dialog", { name: "Delete API token" }).getByRole("button", { name: "Delete" }).click();
+    await arrive(page, (u) => u.pathname.endsWith("/delete"));
     await page.getByRole("status").filter({ hasText: "API token deleted." }).waitFor();
     expect(await page.getByRole("row", { name: /Warehouse sync/ }).count()).toBe(0);
   });
