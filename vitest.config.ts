@@ -44,7 +44,7 @@ export default defineConfig(async () => {
             globalSetup: ["./test/global-setup.ts"],
             setupFiles: ["./test/setup.ts"],
             include: ["test/**/*.test.ts"],
-            exclude: ["test/**/*.node.test.ts", "**/node_modules/**"],
+            exclude: ["test/**/*.node.test.ts", "test/**/*.browser.test.ts", "**/node_modules/**"],
             testTimeout: 30_000,
             hookTimeout: 60_000,
           },
@@ -57,6 +57,18 @@ export default defineConfig(async () => {
             environment: "node",
             include: ["test/**/*.node.test.ts"],
             testTimeout: 30_000,
+          },
+        },
+        // The web console in a real headless Chromium (SPEC §8) against `wrangler dev`, the demo
+        // IdP and the echo upstream, started once by the setup; one browser for all tests.
+        {
+          test: {
+            name: "browser",
+            environment: "node",
+            include: ["test/**/*.browser.test.ts"],
+            globalSetup: ["./test/console/browser-setup.ts"],
+            testTimeout: 60_000,
+            hookTimeout: 120_000,
           },
         },
       ],

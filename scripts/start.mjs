@@ -10,6 +10,7 @@ import { createEchoServer, listen } from "./echo-upstream.mjs";
 import { PREFIX, PROXY_PORT, PROXY_URL, ROOT, UPSTREAM_PORT, readDevVars, requireNode22, waitFor, wrangler, wranglerSync } from "./lib.mjs";
 import { seedDemo } from "./seed.mjs";
 import { startSecretScanningKeys } from "./secret-scanning-demo.mjs";
+import { DEMO_ADMIN_EMAIL, DEMO_PASSWORD, startDemoIdp } from "./demo-idp.mjs";
 
 requireNode22();
 
@@ -47,6 +48,9 @@ Try:
   curl -s -H "Authorization: Bearer ${demo.serviceToken}" ${PROXY_URL}${PREFIX}/me
   curl -s ${PROXY_URL}${PREFIX}/.well-known/jwks.json
   Docs: ${PROXY_URL}${PREFIX}/docs
+
+Web console: ${PROXY_URL}${PREFIX}/console
+  sign in at the demo IdP as ${DEMO_ADMIN_EMAIL} / ${DEMO_PASSWORD}
 ${line}
 Press Ctrl-C to stop.`);
 }
@@ -62,6 +66,13 @@ console.log(`Demo upstream listening on http://127.0.0.1:${UPSTREAM_PORT}`);
 // Lifecycle signals (SPEC §10): GitHub's secret scanning keys, stood in for by a demo key set.
 const secretScanning = await startSecretScanningKeys();
 console.log(`Demo secret scanning keys on ${secretScanning.url} (private key: .demo/secret-scanning-key.pem)`);
+// Web console demo IdP (SPEC §8): port from DEMO_IDP_PORT; .dev.vars points OIDC_ISSUER at it.
+const DEMO_IDP_PORT = Number(process.env.DEMO_IDP_PORT ?? 8789);
+const consoleCallback = `${PROXY_URL}${PREFIX}/console/callback`;
+const idp = await startDemoIdp({ port: DEMO_IDP_PORT, redirectUris: [consoleCallback, consoleCallback.replace("localhost", "127.0.0.1")] });
+if (!readDevVars().OIDC_ISSUER) {
+  appendFileSync(path.join(ROOT, ".dev.vars"), `\n# Added by npm start: the web console's demo IdP.\nOIDC_ISSUER=${idp.issuer}\nOIDC_CLIENT_ID=portcullis-console\nOIDC_CLIENT_SECRET=portcullis-console-demo-secret\n`);
+}
 
 // --test-scheduled exposes /__scheduled so the cron jobs can be triggered by hand (README).
 // PORTCULLIS_PORT / PORTCULLIS_UPSTREAM_PORT / PORTCULLIS_INSPECTOR_PORT move the demo off its
@@ -86,6 +97,7 @@ const stop = (code = 0) => {
   dev.kill("SIGTERM");
   upstream.close();
   secretScanning.server.close();
+  idp.close();
   setTimeout(() => process.exit(code), 500).unref();
 };
 process.on("SIGINT", () => stop(0));

@@ -9,6 +9,7 @@ import { Hono } from "hono";
 import { withConfig } from "./config";
 import type { AppEnv } from "./env";
 import { ApiError, errorResponse, toErrorResponse } from "./errors";
+import { createConsoleApp } from "./console";
 import { createManagementApp } from "./management";
 import { handleProxy } from "./proxy/handler";
 import { SCIM_API } from "./scim";
@@ -19,6 +20,7 @@ export function createApp(prefix: string) {
   management.onError((err) => toErrorResponse(err));
 
   const app = new Hono<AppEnv>();
+  app.route(`${prefix}/console`, createConsoleApp(prefix, management.fetch));
   app.mount(prefix, management.fetch);
   app.use("*", withConfig());
   app.all("*", (c) => handleProxy(c.req.raw, c.env, c.executionCtx, c.get("config")));

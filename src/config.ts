@@ -33,6 +33,8 @@ export interface Config {
     audience: string | undefined;
   };
   policy: RoutePolicy;
+  /** Web console sign-in (SPEC §8); null when OIDC_ISSUER is unset (the console then says so). */
+  oidc: { issuer: URL; clientId: string; clientSecret: string } | null;
 }
 
 /** How often X-Portcullis-Assertion is signed (SPEC §3.1). */
@@ -134,6 +136,23 @@ function parsePreviousPepper(env: Env): string | undefined {
   return previous;
 }
 
+function parseOidc(env: Env): Config["oidc"] {
+  if (!env.OIDC_ISSUER) return null;
+  let issuer: URL;
+  try {
+    issuer = new URL(env.OIDC_ISSUER);
+  } catch {
+    throw new ConfigError(`OIDC_ISSUER is not a URL: ${JSON.stringify(env.OIDC_ISSUER)}`);
+  }
+  // Plain http only for an IdP on this machine (the local demo IdP); anything else is https.
+  const local = issuer.hostname === "localhost" || issuer.hostname === "127.0.0.1" || issuer.hostname === "[::1]";
+  if (issuer.protocol !== "https:" && !(issuer.protocol === "http:" && local)) {
+    throw new ConfigError("OIDC_ISSUER must be https (http only for localhost)");
+  }
+  if (!env.OIDC_CLIENT_ID || !env.OIDC_CLIENT_SECRET) throw new ConfigError("OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET");
+  return { issuer, clientId: env.OIDC_CLIENT_ID, clientSecret: env.OIDC_CLIENT_SECRET };
+}
+
 function parseRoutePolicy(raw: string | undefined): RoutePolicy {
   if (!raw) return DEMO_POLICY;
   let json: unknown;
@@ -174,6 +193,7 @@ export function parseConfig(env: Env): Config {
       audience: env.SESSION_AUDIENCE || undefined,
     },
     policy: parseRoutePolicy(env.ROUTE_POLICY),
+    oidc: parseOidc(env),
   };
 }
 

@@ -28,6 +28,10 @@ export interface Env {
   SESSION_JWKS_URL?: string;
   SESSION_ISSUER?: string;
   SESSION_AUDIENCE?: string;
+  /** Web console sign-in (SPEC §8): the deployment's OpenID provider and this client at it. */
+  OIDC_ISSUER?: string;
+  OIDC_CLIENT_ID?: string;
+  OIDC_CLIENT_SECRET?: string;
   /** Optional JSON route policy replacing the built-in demo policy. */
   ROUTE_POLICY?: string;
   AUTH_FAILURE_LIMITER?: RateLimit;

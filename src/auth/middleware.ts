@@ -12,12 +12,16 @@ import { readBearer } from "./bearer";
 import { addressNotAllowed, invalidToken, missingCredential, multipleCredentials } from "./challenge";
 import { scheduleLastUse } from "./last-use";
 import { blockedResponse, clientIp, noteAuthFailure } from "./rate-limit";
+import { consoleSubjectOf } from "./console-subject";
 import { verifySession } from "./session";
 import type { Subject } from "../domain/subject";
 
 export function authenticate(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const config = c.get("config");
+    // A request the web console made in-process for a signed-in member (SPEC §8), recognised
+    // by actAsConsoleMember() before anything could replace the Request object.
+    if (c.get("subject")) return next();
     const bearer = readBearer(c.req.header("authorization") ?? null);
     if (!bearer.ok) {
       if (bearer.reason === "multiple") throw multipleCredentials();
@@ -48,6 +52,18 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
       failure = check.description;
     }
     throw (await noteAuthFailure(c.env.AUTH_FAILURE_LIMITER, ip)) ?? invalidToken(failure);
+  };
+}
+
+/**
+ * Runs first on the management app: a Request the console marked (auth/console-subject.ts)
+ * carries the signed-in member's subject, read live from D1 by the console for this request.
+ */
+export function actAsConsoleMember(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const subject = consoleSubjectOf(c.req.raw);
+    if (subject) c.set("subject", subject);
+    return next();
   };
 }
 

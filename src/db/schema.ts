@@ -371,3 +371,44 @@ export const signalCursors = sqliteTable("signal_cursors", {
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type ActivityEventRow = typeof activityEvents.$inferSelect;
+
+/**
+ * Web console sessions (SPEC §8), kept server-side so that sign-out, deactivation and removal
+ * end them at once. `id` is the SHA-256 (hex) of the random session id in the cookie; the raw id
+ * is never stored. `org_id`/`user_id` are null until a person in several organizations picks one.
+ * `auth_time` is the ID token's (seconds), for the fresh-authentication rule.
+ */
+export const consoleSessions = sqliteTable(
+  "console_sessions",
+  {
+    id: text("id").primaryKey(),
+    email: text("email").notNull(),
+    orgId: text("org_id"),
+    userId: text("user_id"),
+    authTime: integer("auth_time").notNull(),
+    createdAt: integer("created_at").notNull(),
+    lastSeenAt: integer("last_seen_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("console_sessions_expiry_idx").on(t.expiresAt), index("console_sessions_user_idx").on(t.userId)],
+);
+
+/**
+ * OpenID Connect sign-ins in flight (SPEC §8): `id` is the SHA-256 (hex) of the random value in
+ * the browser's login cookie, which binds the callback to the browser that started it. Holds the
+ * state, nonce and PKCE verifier for at most 10 minutes; used once.
+ */
+export const consoleLogins = sqliteTable(
+  "console_logins",
+  {
+    id: text("id").primaryKey(),
+    state: text("state").notNull(),
+    nonce: text("nonce").notNull(),
+    codeVerifier: text("code_verifier").notNull(),
+    returnTo: text("return_to").notNull(),
+    maxAge: integer("max_age"),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("console_logins_expiry_idx").on(t.expiresAt)],
+);

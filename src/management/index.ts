@@ -5,7 +5,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { withConfig } from "../config";
-import { authenticate } from "../auth/middleware";
+import { actAsConsoleMember, authenticate } from "../auth/middleware";
 import type { AppEnv } from "../env";
 import { bodyGuard } from "./body-guard";
 import { createRouter, noStoreByDefault, type ManagementApp } from "./common";
@@ -30,6 +30,7 @@ export interface MountedApi {
 export function createManagementApp(prefix: string, mounted: readonly MountedApi[] = []): ManagementApp {
   const app = createRouter();
   app.use("*", withConfig());
+  app.use("*", actAsConsoleMember());
   app.use("*", noStoreByDefault());
   for (const api of mounted) app.use(api.path, api.errorShape);
   app.use("*", bodyGuard());
