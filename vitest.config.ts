@@ -1,6 +1,35 @@
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import type { Plugin } from "vite";
 import { defineConfig } from "vitest/config";
+
+/**
+ * The files wrangler.toml's `[[rules]] type = "Text"` bundles as strings, imported the same way
+ * by the Node project (the workers project reads those rules itself), where vite would otherwise
+ * run the script or apply the stylesheet. The virtual prefix keeps vite's CSS pipeline away.
+ */
+const TEXT_MODULES = new Set(["swagger-ui-dist/swagger-ui-bundle.js", "swagger-ui-dist/swagger-ui.css"]);
+// Virtual ids name the specifier, not the file under node_modules, which vitest would hand to Node.
+const TEXT_PREFIX = "\0portcullis-text:";
+function textModules(): Plugin {
+  const files = new Map<string, string>();
+  return {
+    name: "portcullis-text-modules",
+    enforce: "pre",
+    async resolveId(source, importer) {
+      if (!TEXT_MODULES.has(source)) return null;
+      const resolved = await this.resolve(source, importer, { skipSelf: true });
+      if (!resolved) return null;
+      files.set(source, resolved.id);
+      return TEXT_PREFIX + source;
+    },
+    async load(id) {
+      const file = id.startsWith(TEXT_PREFIX) ? files.get(id.slice(TEXT_PREFIX.length)) : undefined;
+      return file ? `export default ${JSON.stringify(await readFile(file, "utf8"))};` : null;
+    },
+  };
+}
 
 /** A fresh ES256 key for signing assertions in this test run (never a committed secret). */
 async function testSigningKey(): Promise<string> {
@@ -52,6 +81,7 @@ export default defineConfig(async () => {
         // Tests that need Node itself, e.g. the OpenAPI 3.1 validator, which reads its JSON
         // schemas from disk and compiles them with code generation (neither works in workerd).
         {
+          plugins: [textModules()],
           test: {
             name: "node",
             environment: "node",

@@ -99,12 +99,12 @@ describe("GET /openapi.json, linted by redocly", () => {
   });
 });
 
-describe("GET /docs/docs.js", () => {
+describe("GET /docs/swagger-initializer.js", () => {
   it("is a script that parses (a syntax error would leave the reference page blank)", async () => {
-    const res = await createApp(PREFIX).request(`${PREFIX}/docs/docs.js`, {}, {} as Env);
+    const res = await createApp(PREFIX).request(`${PREFIX}/docs/swagger-initializer.js`, {}, {} as Env);
     expect(res.status).toBe(200);
     const source = await res.text();
-    expect(() => new Script(source, { filename: "docs.js" })).not.toThrow();
+    expect(() => new Script(source, { filename: "swagger-initializer.js" })).not.toThrow();
     expect(() => new Script(`${source}\n}`, { filename: "broken.js" })).toThrow(SyntaxError);
   });
 });

@@ -1,8 +1,8 @@
 /**
- * GET /openapi.json and GET /docs (SPEC §4; issue 3 item 8): the document is public, generated
+ * GET /openapi.json and GET /docs (SPEC §4): the document is public, generated
  * from the same zod schemas that validate requests, and lists every management route; the
  * reference page is public, self-contained (no third-party origin) and locked down by CSP.
- * The document's validity against the OpenAPI 3.1 schema, and the page script's syntax, are
+ * The document's validity against the OpenAPI 3.1 schema, and the initializer's syntax, are
  * checked in Node by openapi.node.test.ts.
  */
 import { describe, expect, it } from "vitest";
@@ -156,35 +156,56 @@ describe("GET /openapi.json", () => {
 });
 
 describe("GET /docs", () => {
-  it("serves a public HTML reference page that loads only same-origin assets", async () => {
+  it("serves Swagger UI's page under a strict CSP with no inline script or style", async () => {
     const res = await call(`${PREFIX}/docs`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/html; charset=utf-8");
     const csp = res.headers.get("content-security-policy")!;
     expect(csp).toContain("default-src 'none'");
     expect(csp).toContain("script-src 'self'");
-    expect(csp).not.toContain("unsafe-inline");
+    expect(csp).toContain("style-src 'self'");
+    expect(csp).toContain("img-src 'self' data:");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|https?:/);
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     const html = await res.text();
-    expect(html).toContain(`<script src="${PREFIX}/docs/docs.js" data-spec="${PREFIX}/openapi.json"></script>`);
-    expect(html).toContain(`href="${PREFIX}/docs/docs.css"`);
+    expect(html).toContain(`<link rel="stylesheet" href="${PREFIX}/docs/swagger-ui.css">`);
+    expect(html).toContain(`<script src="${PREFIX}/docs/swagger-ui-bundle.js"></script>`);
+    expect(html).toContain(`<script src="${PREFIX}/docs/swagger-initializer.js"></script>`);
     // No CDN, no other origin: the page must work without internet access.
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
-    expect(html).not.toMatch(/<script>/);
+    expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
+    expect(html).not.toMatch(/<style|\sstyle=|\son[a-z]+=/i);
   });
 
-  it("serves its script and styles, and the script never writes markup from the document", async () => {
-    const js = await call(`${PREFIX}/docs/docs.js`);
-    expect(js.status).toBe(200);
-    expect(js.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
-    const source = await js.text();
-    expect(source).toContain("data-spec");
-    expect(source).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/);
+  it("serves Swagger UI's script and stylesheet with their content types, cacheable, under the same CSP", async () => {
+    for (const [file, type, marker] of [
+      ["swagger-ui-bundle.js", "text/javascript; charset=utf-8", "SwaggerUIBundle"],
+      ["swagger-ui.css", "text/css; charset=utf-8", ".swagger-ui"],
+    ] as const) {
+      const res = await call(`${PREFIX}/docs/${file}`);
+      expect(res.status, file).toBe(200);
+      expect(res.headers.get("content-type"), file).toBe(type);
+      expect(res.headers.get("x-content-type-options"), file).toBe("nosniff");
+      expect(res.headers.get("content-security-policy"), file).toContain("default-src 'none'");
+      expect(res.headers.get("cache-control"), file).toMatch(/^public, max-age=\d+$/);
+      const body = await res.text();
+      expect(body.length, file).toBeGreaterThan(100_000);
+      expect(body, file).toContain(marker);
+    }
+  });
+
+  it("serves an initializer that points Swagger UI at this prefix's OpenAPI document", async () => {
+    const res = await call(`${PREFIX}/docs/swagger-initializer.js`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
+    const source = await res.text();
+    expect(source).toContain(`url: "${PREFIX}/openapi.json"`);
+    expect(source).toContain(`dom_id: "#swagger-ui"`);
+    // No badge request to validator.swagger.io, which the CSP would refuse.
+    expect(source).toContain("validatorUrl: null");
     expect(source).not.toMatch(/https?:\/\//);
-    expect(source).not.toMatch(/localStorage|sessionStorage|document\.cookie/);
-    const css = await call(`${PREFIX}/docs/docs.css`);
-    expect(css.status).toBe(200);
-    expect(css.headers.get("content-type")).toBe("text/css; charset=utf-8");
-    expect(await css.text()).not.toMatch(/url\(|@import/);
   });
 });
