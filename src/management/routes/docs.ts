@@ -11,7 +11,8 @@ import swaggerUiBundle from "swagger-ui-dist/swagger-ui-bundle.js";
 import swaggerUiCss from "swagger-ui-dist/swagger-ui.css";
 import type { ManagementApp } from "../common";
 
-// Swagger UI's stylesheet draws its icons as `data:` SVG images; everything else is same-origin.
+// Swagger UI's stylesheet draws its icons as `data:` SVG images, and the page's empty `data:` icon
+// keeps the browser from asking the proxy for /favicon.ico; everything else is same-origin.
 const CSP = [
   "default-src 'none'",
   "script-src 'self'",
@@ -46,6 +47,7 @@ function page(prefix: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Portcullis management API</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${p}/docs/swagger-ui.css">
 </head>
 <body>
