@@ -16,7 +16,8 @@ import { ApiError, toErrorResponse } from "../errors";
 import { identityHeaders } from "./assertion";
 import { forward, upstreamTarget } from "./forward";
 import { methodOverrides, upstreamRequestHeaders } from "./headers";
-import { decide, missingPermissions } from "./policy";
+import { missingPermissions } from "../domain/permissions";
+import { decide } from "./policy";
 
 export async function handleProxy(request: Request, env: Env, ctx: Pick<ExecutionContext, "waitUntil">, config: Config): Promise<Response> {
   try {

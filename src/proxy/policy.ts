@@ -153,9 +153,3 @@ export function decide(policy: RoutePolicy, method: string | readonly string[], 
   if (required.size > 0) return { kind: "permissions", required: [...required].sort() };
   return { kind: "authenticated" };
 }
-
-/** Permissions from `required` that `held` lacks, sorted. */
-export function missingPermissions(required: string[], held: readonly string[]): string[] {
-  // A rule names a permission or two: scanning the held list beats building a Set per request.
-  return required.filter((p) => !held.includes(p));
-}
