@@ -4,8 +4,8 @@
  */
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv, Env } from "./env";
-import { parsePolicy, type RoutePolicy } from "./proxy/policy";
-import { DEMO_POLICY } from "./proxy/demo-policy";
+import { DEMO_POLICY } from "./domain/demo-route-policy";
+import { parsePolicy, type RoutePolicy } from "./domain/route-policy";
 
 export interface Config {
   managementPrefix: string;

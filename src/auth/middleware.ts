@@ -1,20 +1,17 @@
 /**
- * Management API authentication: `Authorization: Bearer` holding an API token (resolved exactly
- * as the proxy does) or a session JWT. Sets `subject` on the context; never lets an
- * unauthenticated request reach a handler.
+ * Management API authentication: `Authorization: Bearer` holding an API token (checked by the
+ * same authenticateRequest() as the proxy) or a session JWT. Sets `subject` on the context;
+ * never lets an unauthenticated request reach a handler.
  */
 import type { MiddlewareHandler } from "hono";
+import type { Subject } from "../domain/subject";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
-import { hasTokenPrefix } from "../token/format";
-import { clientAddressAllowed, scheduleRedigest, verifyApiToken } from "./api-token";
-import { readBearer } from "./bearer";
-import { addressNotAllowed, invalidToken, missingCredential, multipleCredentials } from "./challenge";
-import { scheduleLastUse } from "./last-use";
-import { blockedResponse, clientIp, noteAuthFailure } from "./rate-limit";
+import { authenticateRequest, noteTokenUse } from "./authenticate";
 import { consoleSubjectOf } from "./console-subject";
-import { verifySession } from "./session";
-import type { Subject } from "../domain/subject";
+
+/** An API token or, where the credential is not one, a session JWT. */
+const MANAGEMENT_AUTHENTICATION = { sessions: true } as const;
 
 export function authenticate(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -22,36 +19,10 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
     // A request the web console made in-process for a signed-in member (SPEC §8), recognised
     // by actAsConsoleMember() before anything could replace the Request object.
     if (c.get("subject")) return next();
-    const bearer = readBearer(c.req.header("authorization") ?? null);
-    if (!bearer.ok) {
-      if (bearer.reason === "multiple") throw multipleCredentials();
-      if (bearer.reason !== "malformed") throw missingCredential("This request needs an API token or a session: Authorization: Bearer <credential>.");
-    }
-    const ip = clientIp(c.req.raw);
-    const blocked = blockedResponse(ip);
-    if (blocked) throw blocked;
-    let failure: string;
-    if (!bearer.ok) failure = "credential is not a well-formed bearer token";
-    else if (hasTokenPrefix(bearer.credential)) {
-      const check = await verifyApiToken(c.env.DB, config, bearer.credential);
-      if (check.ok) {
-        // SPEC §9: refused before any handler runs; a valid token, so not an auth failure.
-        if (!clientAddressAllowed(check.token, c.req.raw)) throw addressNotAllowed();
-        c.set("subject", check.subject);
-        scheduleLastUse(c.executionCtx, c.env.DB, check.token, config.dbTimeoutMs);
-        scheduleRedigest(c.executionCtx, c.env.DB, check, config.dbTimeoutMs);
-        return next();
-      }
-      failure = check.description;
-    } else {
-      const check = await verifySession(c.env.DB, config, bearer.credential);
-      if (check.ok) {
-        c.set("subject", check.subject);
-        return next();
-      }
-      failure = check.description;
-    }
-    throw (await noteAuthFailure(c.env.AUTH_FAILURE_LIMITER, ip)) ?? invalidToken(failure);
+    const check = await authenticateRequest(c.req.raw, c.env, config, MANAGEMENT_AUTHENTICATION);
+    c.set("subject", check.subject);
+    noteTokenUse(c.executionCtx, c.env, config, check);
+    return next();
   };
 }
 

@@ -28,6 +28,7 @@ export const PERMISSION_PATTERN = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
 
 /** The permissions of `required` that `held` lacks, in the order `required` lists them. */
 export function missingPermissions(required: readonly string[], held: readonly string[]): string[] {
-  const have = new Set(held);
-  return required.filter((p) => !have.has(p));
+  // Runs per proxied request; a rule or route names a permission or two, so scanning the held
+  // list beats building a Set each time.
+  return required.filter((p) => !held.includes(p));
 }

@@ -5,18 +5,19 @@
  * This is the per-request path, so it is a plain function of (request, env, ctx, config) with
  * no router or framework context in between; every failure becomes the JSON error shape here.
  */
-import { clientAddressAllowed, scheduleRedigest, verifyApiToken } from "../auth/api-token";
-import { readBearer } from "../auth/bearer";
-import { addressNotAllowed, insufficientScope, invalidToken, missingCredential, multipleCredentials } from "../auth/challenge";
-import { scheduleLastUse } from "../auth/last-use";
-import { blockedResponse, clientIp, noteAuthFailure } from "../auth/rate-limit";
+import { authenticateRequest, noteTokenUse } from "../auth/authenticate";
+import { insufficientScope } from "../auth/challenge";
 import type { Config } from "../config";
+import { missingPermissions } from "../domain/permissions";
 import type { Env } from "../env";
 import { ApiError, toErrorResponse } from "../errors";
 import { identityHeaders } from "./assertion";
 import { forward, upstreamTarget } from "./forward";
 import { methodOverrides, upstreamRequestHeaders } from "./headers";
-import { decide, missingPermissions } from "./policy";
+import { decide } from "./policy";
+
+/** API tokens only: a session JWT is for the management API and the console. */
+const PROXY_AUTHENTICATION = { sessions: false } as const;
 
 export async function handleProxy(request: Request, env: Env, ctx: Pick<ExecutionContext, "waitUntil">, config: Config): Promise<Response> {
   try {
@@ -45,22 +46,8 @@ async function proxy(request: Request, env: Env, ctx: Pick<ExecutionContext, "wa
     return forward(request, target, upstreamRequestHeaders(request.headers), config.upstreamTimeoutMs, config.upstreamBinding);
   }
 
-  const bearer = readBearer(request.headers.get("authorization"));
-  if (!bearer.ok) {
-    if (bearer.reason === "multiple") throw multipleCredentials();
-    if (bearer.reason === "missing" || bearer.reason === "other_scheme") throw missingCredential();
-  }
-  const ip = clientIp(request);
-  const blocked = blockedResponse(ip);
-  if (blocked) throw blocked;
-  const check = bearer.ok
-    ? await verifyApiToken(env.DB, config, bearer.credential)
-    : ({ ok: false, reason: "malformed", description: "credential is not a well-formed bearer token" } as const);
-  if (!check.ok) {
-    throw (await noteAuthFailure(env.AUTH_FAILURE_LIMITER, ip)) ?? invalidToken(check.description);
-  }
+  const check = await authenticateRequest(request, env, config, PROXY_AUTHENTICATION);
   const { subject, token } = check;
-  if (!clientAddressAllowed(token, request)) throw addressNotAllowed();
   if (decision.kind === "permissions") {
     const missing = missingPermissions(decision.required, subject.permissions);
     if (missing.length > 0) throw insufficientScope(missing);
@@ -77,7 +64,6 @@ async function proxy(request: Request, env: Env, ctx: Pick<ExecutionContext, "wa
   // Built only for requests that will be forwarded, so a rejected credential costs no header copy.
   const headers = upstreamRequestHeaders(request.headers);
   for (const pair of identity) headers.push(pair);
-  scheduleLastUse(ctx, env.DB, token, config.dbTimeoutMs);
-  scheduleRedigest(ctx, env.DB, check, config.dbTimeoutMs);
+  noteTokenUse(ctx, env, config, check);
   return forward(request, target, headers, config.upstreamTimeoutMs, config.upstreamBinding);
 }

@@ -4,8 +4,9 @@
  * never stretches over another spelling.
  */
 import { describe, expect, it } from "vitest";
-import { DEMO_POLICY } from "../../src/proxy/demo-policy";
-import { decide, parsePolicy, type RoutePolicy } from "../../src/proxy/policy";
+import { DEMO_POLICY } from "../../src/domain/demo-route-policy";
+import { parsePolicy, type RoutePolicy } from "../../src/domain/route-policy";
+import { decide } from "../../src/proxy/policy";
 import { bearer, marker, upstreamRequests } from "../helpers/worker";
 import { errorOf, seedIntegration, send } from "../hardening/support";
 

@@ -2,7 +2,7 @@
  * The demo route policy of SPEC §7. Deployments replace it with the ROUTE_POLICY var (the
  * same JSON shape), so the policy stays data, never code spread over handlers.
  */
-import { parsePolicy, type PolicyRuleInput, type RoutePolicy } from "./policy";
+import { parsePolicy, type PolicyRuleInput, type RoutePolicy } from "./route-policy";
 
 export const DEMO_POLICY_RULES: PolicyRuleInput[] = [
   { match: "GET /health", public: true },
