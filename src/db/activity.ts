@@ -151,3 +151,16 @@ export function tokenActivityInsert(event: { id: SQL; type: ActivityType; actor:
     sql`FROM api_tokens WHERE ${event.where}`,
   );
 }
+
+/**
+ * The "used for the first time" event, inserted only while last_used_at is still null. Raw D1
+ * SQL for the proxy's last-use write (db/auth.ts): ?1 event id, ?2 time, ?3 token id.
+ */
+export const FIRST_USE_EVENT_SQL = `
+INSERT INTO activity_events (id, org_id, occurred_at, type, actor_id, actor_type, actor_name, target_type, target_id, target_name, details)
+SELECT ?1, t.org_id, ?2, 'token.first_used', COALESCE(t.user_id, t.service_user_id), t.kind,
+  COALESCE(u.name, s.name), 'api_token', t.id, t.name, NULL
+FROM api_tokens t
+LEFT JOIN users u ON u.id = t.user_id
+LEFT JOIN service_users s ON s.id = t.service_user_id
+WHERE t.id = ?3 AND t.last_used_at IS NULL AND t.status = 'active'`;

@@ -15,6 +15,7 @@
  * matched, so the caller can hold the previous secret to its deadline.
  */
 import { newId } from "./ids";
+import { FIRST_USE_EVENT_SQL } from "./activity";
 
 const DAY_MS = 86_400_000;
 export const LAST_USE_WRITE_INTERVAL_MS = 60_000;
@@ -151,16 +152,6 @@ const TOUCH_SQL = `
 UPDATE api_tokens
 SET last_used_at = ?1, last_active_at = ?1, expires_at = ?1 + inactivity_days * ${DAY_MS}
 WHERE id = ?2 AND status = 'active' AND (last_used_at IS NULL OR last_used_at <= ?1 - ${LAST_USE_WRITE_INTERVAL_MS})`;
-
-/** The "used for the first time" event, inserted only while last_used_at is still null. */
-const FIRST_USE_EVENT_SQL = `
-INSERT INTO activity_events (id, org_id, occurred_at, type, actor_id, actor_type, actor_name, target_type, target_id, target_name, details)
-SELECT ?1, t.org_id, ?2, 'token.first_used', COALESCE(t.user_id, t.service_user_id), t.kind,
-  COALESCE(u.name, s.name), 'api_token', t.id, t.name, NULL
-FROM api_tokens t
-LEFT JOIN users u ON u.id = t.user_id
-LEFT JOIN service_users s ON s.id = t.service_user_id
-WHERE t.id = ?3 AND t.last_used_at IS NULL AND t.status = 'active'`;
 
 /**
  * Record a use at `now`. The WHERE clause makes a late or duplicate write a no-op, so

@@ -5,7 +5,7 @@
  * invalidFilter, never a silent "no results" that would make an IdP create a duplicate.
  */
 import { parse, type Filter } from "scim2-parse-filter";
-import type { GroupFilter, MemberFilter } from "../db/scim";
+import type { GroupFilter, MemberFilter } from "../db/directory";
 import { pathHasForbiddenKey } from "../safe-json";
 import { scimError } from "./errors";
 

@@ -13,7 +13,7 @@ import {
   unknownMemberIds,
   updateScimGroup,
   type ScimGroupRecord,
-} from "../db/scim";
+} from "../db/directory";
 import { actorOf } from "../http/actor";
 import type { ApiApp } from "../http/router";
 import { notFound, scimError } from "./errors";

@@ -3,7 +3,7 @@
  * one work email are the member's email, displayName and name.formatted are the member's name,
  * active is `status = active`. A group is a `groups` row with its live members.
  */
-import type { ScimGroupRecord, ScimMemberRecord } from "../db/scim";
+import type { ScimGroupRecord, ScimMemberRecord } from "../db/directory";
 
 export const USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User";
 export const GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group";

@@ -9,15 +9,15 @@
  */
 import { z } from "@hono/zod-openapi";
 import { invalidateCached } from "../auth/cache";
-import { emailInUse } from "../db/directory-rules";
-import { setMemberStatus, type MemberStatusChange } from "../db/members";
 import {
   createScimMember,
+  emailInUse,
   findScimMember,
   listScimMembers,
   updateScimMemberProfile,
   type ScimMemberRecord,
-} from "../db/scim";
+} from "../db/directory";
+import { setMemberStatus, type MemberStatusChange } from "../db/members";
 import { actorOf } from "../http/actor";
 import type { ApiApp } from "../http/router";
 import { notFound, scimError } from "./errors";

@@ -1,36 +1,25 @@
 /**
- * The directory the proxy resolves from (SPEC §4): members, groups, sites and permission sets
- * of one organization. Every query is scoped by org id, so an id from another organization is
- * simply not found. Every change and its activity event are one D1 batch (one transaction).
+ * Members of an organization's directory (SPEC §4): `users` rows, their permission sets, groups
+ * and sites. One layer for both callers: the management API reads and writes members with their
+ * assignments (keyset pages, PATCH semantics); SCIM provisioning (src/scim) reads them as
+ * records with their groups (offset slices, equality filters, userName = email) and creates and
+ * edits profiles. Every query is scoped by org id, so an id from another organization is simply
+ * not found; removed members are invisible; every change and its activity event are one D1
+ * batch. Status changes end tokens and go through `planMemberStatus`/`setMemberStatus`
+ * (db/members.ts), the one deprovisioning path.
  *
- * Expected failures come back as results ({ok: false, reason}); only infrastructure faults
- * throw (and `guard` turns those into 503).
+ * Expected failures come back as results; only infrastructure faults throw (and `guard` turns
+ * those into 503).
  */
-import { and, asc, count, eq, gt, ne, sql, type AnyColumn, type SQL } from "drizzle-orm";
-import { activityInsert, type Actor } from "./activity";
-import { atomically, type BatchItem, type Orm } from "./client";
-import { newId } from "./ids";
-import { planMemberStatus } from "./members";
-import {
-  groups,
-  permissionSets,
-  serviceUserPermissionSets,
-  sites,
-  userGroups,
-  userPermissionSets,
-  users,
-  userSites,
-} from "./schema";
-import { emailInUse, isUniqueViolation, jsonIds, sortedIds } from "./directory-rules";
+import { and, asc, count, eq, gt, ne, sql, type SQL } from "drizzle-orm";
+import { activityInsert, activityInsertWhen, type Actor } from "../activity";
+import { atomically, type BatchItem, type Orm } from "../client";
+import { newId } from "../ids";
+import { planMemberStatus } from "../members";
+import { groups, permissionSets, sites, userGroups, userPermissionSets, users, userSites } from "../schema";
+import { changes } from "../tokens";
+import { all, emailInUse, emailTaken, inJson, isUniqueViolation, listDiff, pairs, sortedIds, type Page, type Slice } from "./rules";
 
-export type Page = { afterId: string | null; limit: number };
-
-function inJson(column: AnyColumn | SQL, ids: string[]): SQL {
-  return sql`${column} IN ${jsonIds(ids)}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Members (users)
 
 export type MemberStatus = "active" | "deactivated";
 
@@ -201,11 +190,6 @@ export interface MemberChanges extends MemberRefs {
   status?: MemberStatus;
 }
 
-function listDiff(before: string[], after: string[]) {
-  const a = new Set(after);
-  const b = new Set(before);
-  return { added: after.filter((id) => !b.has(id)).sort(), removed: before.filter((id) => !a.has(id)).sort() };
-}
 
 /**
  * PATCH semantics: fields present replace, absent stay. The field edits, the assignment
@@ -297,194 +281,129 @@ export async function updateMember(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Groups and sites: named collections of members; the proxy forwards their ids (SPEC §3.4).
+// Members as SCIM reads and provisions them (RFC 7643 §4.1)
 
-export type Collection = "group" | "site";
-
-const COLLECTIONS = {
-  group: { table: groups, prefix: "grp", membership: userGroups, memberColumn: userGroups.groupId },
-  site: { table: sites, prefix: "site", membership: userSites, memberColumn: userSites.siteId },
-} as const;
-
-export interface Named {
+export interface ScimMemberRecord {
   id: string;
   name: string;
+  email: string;
+  status: "active" | "deactivated";
+  createdAt: number;
+  updatedAt: number;
+  groups: { id: string; name: string }[];
 }
 
-export async function listCollection(db: Orm, kind: Collection, orgId: string, page: Page): Promise<Named[]> {
-  const { table } = COLLECTIONS[kind];
-  return db
-    .select({ id: table.id, name: table.name })
-    .from(table)
-    .where(and(eq(table.orgId, orgId), page.afterId ? gt(table.id, page.afterId) : undefined))
-    .orderBy(asc(table.id))
-    .limit(page.limit + 1);
-}
+/** An equality filter already mapped to a column (scim/filter.ts does the mapping). */
+export type MemberFilter = { by: "id" | "email"; value: string } | null;
 
-export async function findInCollection(db: Orm, kind: Collection, orgId: string, id: string): Promise<Named | null> {
-  const { table } = COLLECTIONS[kind];
-  const [row] = await db
-    .select({ id: table.id, name: table.name })
-    .from(table)
-    .where(and(eq(table.id, id), eq(table.orgId, orgId)))
-    .limit(1);
-  return row ?? null;
-}
-
-export async function createInCollection(db: Orm, kind: Collection, input: { orgId: string; name: string; actor: Actor; now?: number }): Promise<Named> {
-  const now = input.now ?? Date.now();
-  const { table, prefix } = COLLECTIONS[kind];
-  const row = { id: newId(prefix, now), name: input.name };
-  await atomically(db, [
-    db.insert(table).values({ ...row, orgId: input.orgId, createdAt: now }),
-    activityInsert(db, { orgId: input.orgId, type: `${kind}.created`, actor: input.actor, target: { type: kind, id: row.id, name: row.name }, at: now }),
-  ]);
-  return row;
-}
-
-export async function renameInCollection(
-  db: Orm,
-  kind: Collection,
-  input: { orgId: string; id: string; name: string; actor: Actor; now?: number },
-): Promise<Named | null> {
-  const now = input.now ?? Date.now();
-  const { table } = COLLECTIONS[kind];
-  const current = await findInCollection(db, kind, input.orgId, input.id);
-  if (!current) return null;
-  if (current.name === input.name) return current;
-  await atomically(db, [
-    db.update(table).set({ name: input.name }).where(and(eq(table.id, input.id), eq(table.orgId, input.orgId))),
-    activityInsert(db, {
-      orgId: input.orgId,
-      type: `${kind}.updated`,
-      actor: input.actor,
-      target: { type: kind, id: current.id, name: input.name },
-      details: { name: { from: current.name, to: input.name } },
-      at: now,
-    }),
-  ]);
-  return { id: current.id, name: input.name };
-}
-
-/** Deletes a group or site and every membership in it, in one batch. False when not found. */
-export async function deleteFromCollection(
-  db: Orm,
-  kind: Collection,
-  input: { orgId: string; id: string; actor: Actor; now?: number },
-): Promise<boolean> {
-  const now = input.now ?? Date.now();
-  const { table, membership, memberColumn } = COLLECTIONS[kind];
-  const current = await findInCollection(db, kind, input.orgId, input.id);
-  if (!current) return false;
-  const [members] = await db.select({ n: count() }).from(membership).where(eq(memberColumn, current.id));
-  await atomically(db, [
-    db.delete(membership).where(eq(memberColumn, current.id)),
-    db.delete(table).where(and(eq(table.id, current.id), eq(table.orgId, input.orgId))),
-    activityInsert(db, {
-      orgId: input.orgId,
-      type: `${kind}.deleted`,
-      actor: input.actor,
-      target: { type: kind, id: current.id, name: current.name },
-      details: { members: members?.n ?? 0 },
-      at: now,
-    }),
-  ]);
-  return true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Permission sets: the proxy reads them live on every request (SPEC §1), so a change here
-// applies to every holder's existing tokens on their next request.
-
-export interface PermissionSet {
+interface ScimMemberRow {
   id: string;
   name: string;
-  permissions: string[];
+  email: string;
+  status: "active" | "deactivated";
+  created_at: number;
+  updated_at: number;
+  groups: string | null;
 }
 
-function toPermissionSet(row: { id: string; name: string; permissions: string }): PermissionSet {
-  return { id: row.id, name: row.name, permissions: (JSON.parse(row.permissions) as string[]).slice().sort() };
+const MEMBER_COLUMNS = sql`u.id, u.name, u.email, u.status, u.created_at, u.updated_at,
+  (SELECT json_group_array(json_object('id', g.id, 'name', g.name))
+     FROM user_groups ug JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id) AS groups`;
+
+function toScimMember(row: ScimMemberRow): ScimMemberRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    email: row.email,
+    status: row.status,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    groups: pairs(row.groups),
+  };
 }
 
-const setColumns = { id: permissionSets.id, name: permissionSets.name, permissions: permissionSets.permissions };
-
-export async function listPermissionSets(db: Orm, orgId: string, page: Page): Promise<PermissionSet[]> {
-  const rows = await db
-    .select(setColumns)
-    .from(permissionSets)
-    .where(and(eq(permissionSets.orgId, orgId), page.afterId ? gt(permissionSets.id, page.afterId) : undefined))
-    .orderBy(asc(permissionSets.id))
-    .limit(page.limit + 1);
-  return rows.map(toPermissionSet);
+function memberWhere(orgId: string, filter: MemberFilter): SQL {
+  const live = sql`u.org_id = ${orgId} AND u.status <> 'removed'`;
+  if (!filter) return live;
+  // SCIM userName is case-insensitive (RFC 7643 §4.1.1, caseExact false), and so are emails.
+  return filter.by === "id" ? sql`${live} AND u.id = ${filter.value}` : sql`${live} AND lower(u.email) = lower(${filter.value})`;
 }
 
-export async function findPermissionSet(db: Orm, orgId: string, id: string): Promise<PermissionSet | null> {
-  const [row] = await db
-    .select(setColumns)
-    .from(permissionSets)
-    .where(and(eq(permissionSets.id, id), eq(permissionSets.orgId, orgId)))
-    .limit(1);
-  return row ? toPermissionSet(row) : null;
+export async function listScimMembers(db: Orm, orgId: string, filter: MemberFilter, slice: Slice) {
+  const where = memberWhere(orgId, filter);
+  const [total] = await all<{ n: number }>(db, sql`SELECT count(*) AS n FROM users u WHERE ${where}`);
+  const rows =
+    slice.count === 0
+      ? []
+      : await all<ScimMemberRow>(db, sql`SELECT ${MEMBER_COLUMNS} FROM users u WHERE ${where} ORDER BY u.id LIMIT ${slice.count} OFFSET ${slice.offset}`);
+  return { total: total?.n ?? 0, members: rows.map(toScimMember) };
 }
 
-/** The event of a permission-set change, about the set as it is after the change. */
-function permissionSetEvent(
+export async function findScimMember(db: Orm, orgId: string, id: string): Promise<ScimMemberRecord | null> {
+  const [row] = await all<ScimMemberRow>(db, sql`SELECT ${MEMBER_COLUMNS} FROM users u WHERE ${memberWhere(orgId, { by: "id", value: id })}`);
+  return row ? toScimMember(row) : null;
+}
+
+
+/**
+ * Creates a member; null when the email is already a live member's. The uniqueness check is in
+ * the INSERT itself (and the unique index catches an exact-case race), so two concurrent
+ * provisioning calls cannot create the same person twice.
+ */
+export async function createScimMember(
   db: Orm,
-  type: "permission_set.created" | "permission_set.updated" | "permission_set.deleted",
-  input: { orgId: string; actor: Actor },
-  set: PermissionSet,
-  details: Record<string, unknown>,
-  at: number,
-) {
-  return activityInsert(db, { orgId: input.orgId, type, actor: input.actor, target: { type: "permission_set", id: set.id, name: set.name }, details, at });
+  input: { orgId: string; email: string; name: string; active: boolean; actor: Actor; now: number },
+): Promise<ScimMemberRecord | null> {
+  const { orgId, email, name, now } = input;
+  const id = newId("usr", now);
+  const status = input.active ? "active" : "deactivated";
+  let results: D1Result[];
+  try {
+    results = await atomically(db, [
+      sql`INSERT INTO users (id, org_id, name, email, status, created_at, updated_at)
+        SELECT ${id}, ${orgId}, ${name}, ${email}, ${status}, ${now}, ${now} WHERE NOT ${emailTaken(orgId, email, null)}`,
+      activityInsertWhen(sql`EXISTS (SELECT 1 FROM users WHERE id = ${id})`, {
+        orgId,
+        type: "user.created",
+        actor: input.actor,
+        target: { type: "user", id, name },
+        details: { email, status, source: "scim" },
+        at: now,
+      }),
+    ]);
+  } catch (err) {
+    if (isUniqueViolation(err)) return null;
+    throw err;
+  }
+  if (changes(results[0]) === 0) return null;
+  return { id, name, email, status, createdAt: now, updatedAt: now, groups: [] };
 }
 
-export async function createPermissionSet(
+export type ProfileUpdate = "updated" | "unchanged" | "conflict" | "not_found";
+
+/** Renames a member and/or changes their email (userName). */
+export async function updateScimMemberProfile(
   db: Orm,
-  input: { orgId: string; name: string; permissions: string[]; actor: Actor; now?: number },
-): Promise<PermissionSet> {
-  const now = input.now ?? Date.now();
-  const set: PermissionSet = { id: newId("ps", now), name: input.name, permissions: input.permissions };
-  await atomically(db, [
-    db.insert(permissionSets).values({ id: set.id, orgId: input.orgId, name: set.name, permissions: JSON.stringify(set.permissions), createdAt: now }),
-    permissionSetEvent(db, "permission_set.created", input, set, { permissions: set.permissions }, now),
-  ]);
-  return set;
-}
-
-export async function updatePermissionSet(
-  db: Orm,
-  input: { orgId: string; id: string; name?: string; permissions?: string[]; actor: Actor; now?: number },
-): Promise<PermissionSet | null> {
-  const now = input.now ?? Date.now();
-  const current = await findPermissionSet(db, input.orgId, input.id);
-  if (!current) return null;
-  const next: PermissionSet = { id: current.id, name: input.name ?? current.name, permissions: input.permissions ?? current.permissions };
-  const details: Record<string, unknown> = {};
-  if (next.name !== current.name) details["name"] = { from: current.name, to: next.name };
-  const diff = listDiff(current.permissions, next.permissions);
-  if (diff.added.length || diff.removed.length) details["permissions"] = diff;
-  if (Object.keys(details).length === 0) return current;
-  await atomically(db, [
-    db
-      .update(permissionSets)
-      .set({ name: next.name, permissions: JSON.stringify(next.permissions) })
-      .where(and(eq(permissionSets.id, current.id), eq(permissionSets.orgId, input.orgId))),
-    permissionSetEvent(db, "permission_set.updated", input, next, details, now),
-  ]);
-  return next;
-}
-
-/** Deletes a set and every assignment of it (members and service users), in one batch. */
-export async function deletePermissionSet(db: Orm, input: { orgId: string; id: string; actor: Actor; now?: number }): Promise<boolean> {
-  const now = input.now ?? Date.now();
-  const current = await findPermissionSet(db, input.orgId, input.id);
-  if (!current) return false;
-  await atomically(db, [
-    db.delete(userPermissionSets).where(eq(userPermissionSets.permissionSetId, current.id)),
-    db.delete(serviceUserPermissionSets).where(eq(serviceUserPermissionSets.permissionSetId, current.id)),
-    db.delete(permissionSets).where(and(eq(permissionSets.id, current.id), eq(permissionSets.orgId, input.orgId))),
-    permissionSetEvent(db, "permission_set.deleted", input, current, { permissions: current.permissions }, now),
-  ]);
-  return true;
+  input: { orgId: string; current: ScimMemberRecord; name: string; email: string; actor: Actor; now: number },
+): Promise<ProfileUpdate> {
+  const { orgId, current, name, email, now } = input;
+  if (name === current.name && email === current.email) return "unchanged";
+  const details: Record<string, unknown> = { source: "scim" };
+  if (name !== current.name) details["name"] = { from: current.name, to: name };
+  if (email !== current.email) details["email"] = { from: current.email, to: email };
+  // The event is inserted first under the same condition as the update, so both apply or neither.
+  const applies = sql`EXISTS (SELECT 1 FROM users WHERE id = ${current.id} AND org_id = ${orgId} AND status <> 'removed')
+    AND NOT ${emailTaken(orgId, email, current.id)}`;
+  let results: D1Result[];
+  try {
+    results = await atomically(db, [
+      activityInsertWhen(applies, { orgId, type: "user.updated", actor: input.actor, target: { type: "user", id: current.id, name }, details, at: now }),
+      sql`UPDATE users SET name = ${name}, email = ${email}, updated_at = ${now} WHERE id = ${current.id} AND ${applies}`,
+    ]);
+  } catch (err) {
+    if (isUniqueViolation(err)) return "conflict";
+    throw err;
+  }
+  if (changes(results[1]) > 0) return "updated";
+  return (await findScimMember(db, orgId, current.id)) ? "conflict" : "not_found";
 }

@@ -1,26 +1,23 @@
 /**
- * The queries behind SCIM 2.0 provisioning (src/scim): members (`users` rows, userName = email)
- * and groups (`groups` + `user_groups`) of one organization. Every query is scoped by org id,
- * removed members are invisible, and every change lands with its activity event in one batch.
- * Status changes are not here: SCIM deprovisions through `setMemberStatus` (db/members.ts),
- * the one deprovisioning path.
+ * Groups (SPEC §4): named collections of members whose ids the proxy forwards (SPEC §3.4). The
+ * management API creates, renames and deletes them through collections.ts over the tables named
+ * here; SCIM (src/scim, RFC 7643 §4.2) reads them with their members and writes them with
+ * membership changes and case-insensitive displayName uniqueness, below. Scoped by org id;
+ * every change and its activity event are one batch.
  */
 import { sql, type SQL } from "drizzle-orm";
-import { activityInsertWhen, type Actor } from "./activity";
-import { atomically, statement, type BatchItem, type Orm } from "./client";
-import { newId } from "./ids";
-import { emailTaken, groupNameTaken, isUniqueViolation, jsonIds } from "./directory-rules";
-import { changes } from "./tokens";
+import { activityInsertWhen, type Actor } from "../activity";
+import { atomically, type BatchItem, type Orm } from "../client";
+import { newId } from "../ids";
+import { groups, userGroups } from "../schema";
+import { changes } from "../tokens";
+import { all, groupNameTaken, jsonIds, pairs, type Slice } from "./rules";
 
-export interface ScimMemberRecord {
-  id: string;
-  name: string;
-  email: string;
-  status: "active" | "deactivated";
-  createdAt: number;
-  updatedAt: number;
-  groups: { id: string; name: string }[];
-}
+/** The tables of the group collection: the groups and their memberships. */
+export const GROUP_TABLES = { table: groups, prefix: "grp", membership: userGroups, memberColumn: userGroups.groupId } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Groups as SCIM reads and provisions them (RFC 7643 §4.2)
 
 export interface ScimGroupRecord {
   id: string;
@@ -30,146 +27,7 @@ export interface ScimGroupRecord {
   members: { id: string; name: string }[] | null;
 }
 
-export interface Slice {
-  /** Rows to skip (SCIM startIndex − 1). */
-  offset: number;
-  /** Rows to return; 0 returns only the total. */
-  count: number;
-}
-
-/** An equality filter already mapped to a column (scim/filter.ts does the mapping). */
-export type MemberFilter = { by: "id" | "email"; value: string } | null;
 export type GroupFilter = { by: "id" | "name"; value: string } | null;
-
-
-function pairs(json: string | null): { id: string; name: string }[] {
-  if (!json) return [];
-  return (JSON.parse(json) as ({ id: string; name: string } | null)[])
-    .filter((p): p is { id: string; name: string } => p !== null && typeof p.id === "string")
-    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-}
-
-async function all<T>(db: Orm, query: SQL): Promise<T[]> {
-  return (await statement(db, query).all<T>()).results;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Members
-
-interface MemberRow {
-  id: string;
-  name: string;
-  email: string;
-  status: "active" | "deactivated";
-  created_at: number;
-  updated_at: number;
-  groups: string | null;
-}
-
-const MEMBER_COLUMNS = sql`u.id, u.name, u.email, u.status, u.created_at, u.updated_at,
-  (SELECT json_group_array(json_object('id', g.id, 'name', g.name))
-     FROM user_groups ug JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id) AS groups`;
-
-function toMember(row: MemberRow): ScimMemberRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    email: row.email,
-    status: row.status,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    groups: pairs(row.groups),
-  };
-}
-
-function memberWhere(orgId: string, filter: MemberFilter): SQL {
-  const live = sql`u.org_id = ${orgId} AND u.status <> 'removed'`;
-  if (!filter) return live;
-  // SCIM userName is case-insensitive (RFC 7643 §4.1.1, caseExact false), and so are emails.
-  return filter.by === "id" ? sql`${live} AND u.id = ${filter.value}` : sql`${live} AND lower(u.email) = lower(${filter.value})`;
-}
-
-export async function listScimMembers(db: Orm, orgId: string, filter: MemberFilter, slice: Slice) {
-  const where = memberWhere(orgId, filter);
-  const [total] = await all<{ n: number }>(db, sql`SELECT count(*) AS n FROM users u WHERE ${where}`);
-  const rows =
-    slice.count === 0
-      ? []
-      : await all<MemberRow>(db, sql`SELECT ${MEMBER_COLUMNS} FROM users u WHERE ${where} ORDER BY u.id LIMIT ${slice.count} OFFSET ${slice.offset}`);
-  return { total: total?.n ?? 0, members: rows.map(toMember) };
-}
-
-export async function findScimMember(db: Orm, orgId: string, id: string): Promise<ScimMemberRecord | null> {
-  const [row] = await all<MemberRow>(db, sql`SELECT ${MEMBER_COLUMNS} FROM users u WHERE ${memberWhere(orgId, { by: "id", value: id })}`);
-  return row ? toMember(row) : null;
-}
-
-
-/**
- * Creates a member; null when the email is already a live member's. The uniqueness check is in
- * the INSERT itself (and the unique index catches an exact-case race), so two concurrent
- * provisioning calls cannot create the same person twice.
- */
-export async function createScimMember(
-  db: Orm,
-  input: { orgId: string; email: string; name: string; active: boolean; actor: Actor; now: number },
-): Promise<ScimMemberRecord | null> {
-  const { orgId, email, name, now } = input;
-  const id = newId("usr", now);
-  const status = input.active ? "active" : "deactivated";
-  let results: D1Result[];
-  try {
-    results = await atomically(db, [
-      sql`INSERT INTO users (id, org_id, name, email, status, created_at, updated_at)
-        SELECT ${id}, ${orgId}, ${name}, ${email}, ${status}, ${now}, ${now} WHERE NOT ${emailTaken(orgId, email, null)}`,
-      activityInsertWhen(sql`EXISTS (SELECT 1 FROM users WHERE id = ${id})`, {
-        orgId,
-        type: "user.created",
-        actor: input.actor,
-        target: { type: "user", id, name },
-        details: { email, status, source: "scim" },
-        at: now,
-      }),
-    ]);
-  } catch (err) {
-    if (isUniqueViolation(err)) return null;
-    throw err;
-  }
-  if (changes(results[0]) === 0) return null;
-  return { id, name, email, status, createdAt: now, updatedAt: now, groups: [] };
-}
-
-export type ProfileUpdate = "updated" | "unchanged" | "conflict" | "not_found";
-
-/** Renames a member and/or changes their email (userName). */
-export async function updateScimMemberProfile(
-  db: Orm,
-  input: { orgId: string; current: ScimMemberRecord; name: string; email: string; actor: Actor; now: number },
-): Promise<ProfileUpdate> {
-  const { orgId, current, name, email, now } = input;
-  if (name === current.name && email === current.email) return "unchanged";
-  const details: Record<string, unknown> = { source: "scim" };
-  if (name !== current.name) details["name"] = { from: current.name, to: name };
-  if (email !== current.email) details["email"] = { from: current.email, to: email };
-  // The event is inserted first under the same condition as the update, so both apply or neither.
-  const applies = sql`EXISTS (SELECT 1 FROM users WHERE id = ${current.id} AND org_id = ${orgId} AND status <> 'removed')
-    AND NOT ${emailTaken(orgId, email, current.id)}`;
-  let results: D1Result[];
-  try {
-    results = await atomically(db, [
-      activityInsertWhen(applies, { orgId, type: "user.updated", actor: input.actor, target: { type: "user", id: current.id, name }, details, at: now }),
-      sql`UPDATE users SET name = ${name}, email = ${email}, updated_at = ${now} WHERE id = ${current.id} AND ${applies}`,
-    ]);
-  } catch (err) {
-    if (isUniqueViolation(err)) return "conflict";
-    throw err;
-  }
-  if (changes(results[1]) > 0) return "updated";
-  return (await findScimMember(db, orgId, current.id)) ? "conflict" : "not_found";
-}
-
-// ---------------------------------------------------------------------------------------------
-// Groups
 
 interface GroupRow {
   id: string;

@@ -1,10 +1,11 @@
 /**
- * Rules both directory write paths (the management API in db/directory.ts and SCIM in
- * db/scim.ts) ask, so they cannot drift: id lists bound as JSON, the unique-index conflict,
- * one live member per email, and SCIM's group displayName uniqueness.
+ * Rules every part of the directory (members, groups, sites, permission sets) asks, for both of
+ * its callers (the management API and SCIM), so they cannot drift: paging, id lists bound as
+ * JSON, the unique-index conflict, one live member per email, and SCIM's group displayName
+ * uniqueness.
  */
-import { sql, type SQL } from "drizzle-orm";
-import { statement, type Orm } from "./client";
+import { sql, type AnyColumn, type SQL } from "drizzle-orm";
+import { statement, type Orm } from "../client";
 
 /** `ids` bound as one JSON parameter: no limit on list length from D1's bound-parameter cap. */
 export function jsonIds(ids: string[]): SQL {
@@ -45,4 +46,38 @@ export async function emailInUse(db: Orm, orgId: string, email: string, exceptId
  */
 export function groupNameTaken(orgId: string, name: string): SQL {
   return sql`EXISTS (SELECT 1 FROM groups WHERE org_id = ${orgId} AND lower(name) = lower(${name}))`;
+}
+
+/** Keyset paging of the management API (SPEC §4): rows after `afterId`, one extra to tell if more follow. */
+export type Page = { afterId: string | null; limit: number };
+
+/** Offset paging of SCIM lists (RFC 7644 §3.4.2.4). */
+export interface Slice {
+  /** Rows to skip (SCIM startIndex − 1). */
+  offset: number;
+  /** Rows to return; 0 returns only the total. */
+  count: number;
+}
+
+export function inJson(column: AnyColumn | SQL, ids: string[]): SQL {
+  return sql`${column} IN ${jsonIds(ids)}`;
+}
+
+/** What a replacement of one id list added and removed, both sorted (the event details). */
+export function listDiff(before: string[], after: string[]) {
+  const a = new Set(after);
+  const b = new Set(before);
+  return { added: after.filter((id) => !b.has(id)).sort(), removed: before.filter((id) => !a.has(id)).sort() };
+}
+
+/** A JSON array of {id, name} aggregated in SQL (nulls from outer joins dropped), sorted by id. */
+export function pairs(json: string | null): { id: string; name: string }[] {
+  if (!json) return [];
+  return (JSON.parse(json) as ({ id: string; name: string } | null)[])
+    .filter((p): p is { id: string; name: string } => p !== null && typeof p.id === "string")
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+export async function all<T>(db: Orm, query: SQL): Promise<T[]> {
+  return (await statement(db, query).all<T>()).results;
 }

@@ -1,0 +1,10 @@
+/**
+ * The directory (SPEC §4): members, groups, sites and permission sets of one organization, the
+ * one write layer behind both the management API and SCIM.
+ */
+export * from "./collections";
+export * from "./groups";
+export * from "./members";
+export * from "./permission-sets";
+export * from "./sites";
+export { emailInUse, type Page, type Slice } from "./rules";
