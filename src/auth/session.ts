@@ -8,7 +8,7 @@
  */
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
 import type { Config } from "../config";
-import { loadSessionUser } from "../db/auth";
+import { loadSessionUser, type SessionUserRow } from "../db/auth";
 import { guard } from "../db/client";
 import type { Subject } from "../domain/subject";
 
@@ -74,19 +74,24 @@ export async function verifySession(db: D1Database, config: Config, jwt: string)
   }
   const user = await guard(() => loadSessionUser(db, org, payload.sub!), { timeoutMs: config.dbTimeoutMs, retry: true });
   if (!user || user.status !== "active") return { ok: false, description: "session user is not an active member of this organization" };
+  return { ok: true, subject: sessionSubject(user, authTime) };
+}
+
+/**
+ * The subject of a signed-in member (a session JWT, or the web console's session): the live
+ * membership row read for this request, so permissions are the member's current ones (SPEC §1).
+ */
+export function sessionSubject(user: SessionUserRow, authTime: number | null): Subject {
   return {
-    ok: true,
-    subject: {
-      type: "user",
-      id: user.id,
-      name: user.name,
-      orgId: user.orgId,
-      permissions: user.permissions,
-      groups: user.groups,
-      sites: user.sites,
-      credential: "session",
-      tokenId: null,
-      authTime,
-    },
+    type: "user",
+    id: user.id,
+    name: user.name,
+    orgId: user.orgId,
+    permissions: user.permissions,
+    groups: user.groups,
+    sites: user.sites,
+    credential: "session",
+    tokenId: null,
+    authTime,
   };
 }

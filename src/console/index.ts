@@ -7,8 +7,9 @@
 import { Hono, type Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { withConsoleSubject } from "../auth/console-subject";
-import type { Subject } from "../auth/subject";
+import type { Subject } from "../domain/subject";
 import { withConfig, type Config } from "../config";
+import { sessionSubject } from "../auth/session";
 import { loadSessionUser } from "../db/auth";
 import { guard, orm } from "../db/client";
 import {
@@ -18,6 +19,7 @@ import {
   endConsoleSession,
   findConsoleSession,
   membershipsByEmail,
+  organizationName,
   savePendingLogin,
   takePendingLogin,
   type ConsoleSession,
@@ -267,22 +269,11 @@ export function createConsoleApp(prefix: string, management: ManagementFetch) {
       const refusal = await checkCsrf(c, current.raw);
       if (refusal) return refusal;
     }
-    const org = await guard(() => c.env.DB.prepare("SELECT name FROM organizations WHERE id = ?1").bind(orgId).first<{ name: string }>(), {
+    const org = await guard(() => organizationName(c.env.DB, orgId), {
       timeoutMs: config.dbTimeoutMs,
       retry: true,
     });
-    const member: Subject = {
-      type: "user",
-      id: user.id,
-      name: user.name,
-      orgId: user.orgId,
-      permissions: user.permissions,
-      groups: user.groups,
-      sites: user.sites,
-      credential: "session",
-      tokenId: null,
-      authTime: current.session.authTime,
-    };
+    const member = sessionSubject(user, current.session.authTime);
     c.set("member", member);
     c.set("session", current.session);
     c.set("rawSession", current.raw);

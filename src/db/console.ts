@@ -135,3 +135,8 @@ export async function membershipsByEmail(
     .all<{ org_id: string; org_name: string; id: string }>();
   return rows.results.map((r) => ({ orgId: r.org_id, orgName: r.org_name, userId: r.id }));
 }
+
+/** The organization's display name, for the console's header. */
+export async function organizationName(db: D1Database, orgId: string): Promise<{ name: string } | null> {
+  return db.prepare("SELECT name FROM organizations WHERE id = ?1").bind(orgId).first<{ name: string }>();
+}
