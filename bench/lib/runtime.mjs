@@ -49,7 +49,9 @@ export async function buildBundle(root, { entry, outdir = mkdtempSync(path.join(
     child.on("exit", (code) => (code === 0 ? resolve(output) : reject(new Error(`wrangler deploy --dry-run failed (${code}):\n${output}`))));
   });
   const upload = /Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(output);
-  const main = readdirSync(outdir).find((f) => f.endsWith(".js"));
+  // The entry is index.js; the other .js files in outdir are Text modules (see TEXT_MODULE_NAMES).
+  const files = readdirSync(outdir);
+  const main = files.includes("index.js") ? "index.js" : files.find((f) => f.endsWith(".js") && !isTextModule(f));
   if (!main) throw new Error(`wrangler wrote no script to ${outdir}`);
   return { outdir, main: path.join(outdir, main), wranglerReport: upload ? { raw_kib: Number(upload[1]), gzip_kib: Number(upload[2]) } : null };
 }
@@ -59,6 +61,19 @@ export async function assertionKey() {
   const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
   return JSON.stringify(await crypto.subtle.exportKey("jwk", pair.privateKey));
 }
+
+/**
+ * Files that `wrangler deploy` uploads as Text modules (wrangler.toml `[[rules]]`: Swagger UI's
+ * bundle and stylesheet for the /docs page). In the dry-run output they are named
+ * `<hash>-<file name>`, so they are recognised by the end of their name.
+ */
+const TEXT_MODULE_NAMES = ["swagger-ui-bundle.js", "swagger-ui.css"];
+export const isTextModule = (file) => TEXT_MODULE_NAMES.some((name) => file.endsWith(`-${name}`) || file === name);
+
+const textModulesBeside = (scriptPath) =>
+  readdirSync(path.dirname(scriptPath))
+    .filter(isTextModule)
+    .map((file) => path.join(path.dirname(scriptPath), file));
 
 /**
  * One Worker in its own workerd process. `d1` adds a local D1 database bound as DB;
@@ -73,8 +88,16 @@ export async function startWorker({ root, name, scriptPath, modules, bindings = 
     name,
     // `modules`: an explicit list of ES module paths, the entry first (the D1 latency wrapper).
     ...(modules
-      ? { modules: modules.map((p) => ({ type: "ESModule", path: p })), modulesRoot: path.dirname(modules[0]) }
-      : { modules: true, scriptPath, modulesRoot: path.dirname(scriptPath) }),
+      ? { modules: modules.map((p) => ({ type: isTextModule(path.basename(p)) ? "Text" : "ESModule", path: p })), modulesRoot: path.dirname(modules[0]) }
+      : textModulesBeside(scriptPath).length > 0
+        ? {
+            modules: [
+              { type: "ESModule", path: scriptPath },
+              ...textModulesBeside(scriptPath).map((p) => ({ type: "Text", path: p })),
+            ],
+            modulesRoot: path.dirname(scriptPath),
+          }
+        : { modules: true, scriptPath, modulesRoot: path.dirname(scriptPath) }),
     ...compatibility(root),
     bindings,
     d1Databases: d1 ? { DB: `bench-${name}` } : undefined,
