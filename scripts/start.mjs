@@ -89,6 +89,10 @@ const dev = wrangler([
   "--var",
   `UPSTREAM_URL:http://127.0.0.1:${UPSTREAM_PORT}`,
   ...(process.env.PORTCULLIS_INSPECTOR_PORT ? ["--inspector-port", process.env.PORTCULLIS_INSPECTOR_PORT] : []),
+  // Moved demo IdP or key server (DEMO_IDP_PORT, PORTCULLIS_SECRET_SCANNING_PORT): point the
+  // Worker at where they really listen, whatever .dev.vars says.
+  ...(process.env.DEMO_IDP_PORT ? ["--var", `OIDC_ISSUER:${idp.issuer}`] : []),
+  ...(process.env.PORTCULLIS_SECRET_SCANNING_PORT ? ["--var", `SECRET_SCANNING_KEYS_URL:${secretScanning.url}`] : []),
 ]);
 let stopping = false;
 const stop = (code = 0) => {

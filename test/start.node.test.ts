@@ -51,7 +51,7 @@ interface Demo {
 }
 
 let dir: string;
-let ports: { proxy: number; upstream: number; inspector: number };
+let ports: { proxy: number; upstream: number; inspector: number; idp: number; secretScanning: number };
 let running: ChildProcess | null = null;
 
 /** Runs `npm start`'s script until it prints its banner; returns what it printed. */
@@ -64,6 +64,8 @@ function start(): Promise<Demo> {
       PORTCULLIS_PORT: String(ports.proxy),
       PORTCULLIS_UPSTREAM_PORT: String(ports.upstream),
       PORTCULLIS_INSPECTOR_PORT: String(ports.inspector),
+      DEMO_IDP_PORT: String(ports.idp),
+      PORTCULLIS_SECRET_SCANNING_PORT: String(ports.secretScanning),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -125,7 +127,13 @@ async function check(demo: Demo) {
 
 beforeAll(async () => {
   dir = cleanCopy();
-  ports = { proxy: await freePort(), upstream: await freePort(), inspector: await freePort() };
+  ports = {
+    proxy: await freePort(),
+    upstream: await freePort(),
+    inspector: await freePort(),
+    idp: await freePort(),
+    secretScanning: await freePort(),
+  };
 });
 
 afterAll(async () => {
