@@ -9,7 +9,7 @@
 //                 (ASSERTION_MODE=shared, no cache)
 //   proxy-cached  the same bundle with AUTH_CACHE_TTL_MS=5000
 //   proxy-request the same bundle with ASSERTION_MODE=request (a signature per request)
-// plus, for reading the gaps: spec-floor and spec-floor-cached (only the steps the SPEC makes
+// plus, for reading the gaps: spec-floor, spec-floor-cached and spec-floor-request (only the steps the SPEC makes
 // unavoidable, from Portcullis's own functions), signing-floor (bare + a per-request ES256
 // assertion and identity headers) and reference-signed (reference + the same; the ceiling of
 // request mode).
@@ -41,6 +41,12 @@ import { requireWrk } from "./lib/wrk.mjs";
 
 /** Ratios of requests/s a default run must meet (issue: the assertion contract of SPEC §3.1). */
 export const TARGETS = { proxy_vs_reference: 0.95, cached_vs_bare: 0.8, reject_vs_proxy: 2 };
+/**
+ * Where a target is out of reach on this machine, the issue's fallback: Portcullis within 5% of
+ * a Worker that does only the steps the SPEC makes unavoidable (bench/workers/spec-floor.ts), in
+ * the same run, for each configuration. Reported beside the targets; it does not replace them.
+ */
+export const FLOOR_TARGETS = { proxy_vs_spec_floor: 0.95, cached_vs_spec_floor_cached: 0.95, request_vs_spec_floor_request: 0.95 };
 
 const { values: opts } = parseArgs({
   options: {
@@ -160,6 +166,7 @@ async function main() {
       "proxy-request": ["valid"],
       "spec-floor": ["valid"],
       "spec-floor-cached": ["valid"],
+      "spec-floor-request": ["valid"],
       "signing-floor": ["valid"],
       "reference-signed": ["valid"],
       ...(opts.baseline ? { "proxy-baseline": ["valid"], "proxy-baseline-cached": ["valid"] } : {}),
@@ -189,6 +196,8 @@ async function main() {
       spec_floor_cached_vs_bare: ratio("spec-floor-cached/valid", "bare/valid"),
       // SPEC §3.1 request mode signs per request, as reference-signed does: within 5% of it.
       request_vs_reference_signed: ratio("proxy-request/valid", "reference-signed/valid"),
+      request_vs_spec_floor_request: ratio("proxy-request/valid", "spec-floor-request/valid"),
+      spec_floor_request_vs_reference_signed: ratio("spec-floor-request/valid", "reference-signed/valid"),
       ...(opts.baseline
         ? { proxy_vs_baseline: ratio("proxy/valid", "proxy-baseline/valid"), cached_vs_baseline_cached: ratio("proxy-cached/valid", "proxy-baseline-cached/valid") }
         : {}),
@@ -204,6 +213,9 @@ async function main() {
     // A full run must measure every target; a development run with --only judges what it
     // measured; a --d1-latency run is judged on statuses only (see above).
     const missed = d1LatencyMs > 0 ? [] : Object.entries(TARGETS)
+      .filter(([k, min]) => (ratios[k] === null ? !opts.only : ratios[k] < min))
+      .map(([k, min]) => `${k} ${ratios[k]} < ${min}`);
+    const belowFloor = d1LatencyMs > 0 ? [] : Object.entries(FLOOR_TARGETS)
       .filter(([k, min]) => (ratios[k] === null ? !opts.only : ratios[k] < min))
       .map(([k, min]) => `${k} ${ratios[k]} < ${min}`);
     const unexpected = Object.values(runs).flat().reduce((n, r) => n + r.unexpected, 0);
@@ -227,6 +239,8 @@ async function main() {
       added_over_bare: added,
       targets: d1LatencyMs > 0 ? {} : TARGETS,
       targets_met: missed.length === 0,
+      floor_targets: d1LatencyMs > 0 ? {} : FLOOR_TARGETS,
+      within_5_percent_of_spec_floor: belowFloor.length === 0,
       unexpected_responses: unexpected,
       bundle,
       raw_runs: runs,
@@ -238,11 +252,16 @@ async function main() {
     log("");
     printTable(summary, ceiling);
     log("");
-    for (const [k, v] of Object.entries(ratios)) log(`${k.padEnd(26)} ${v === null ? "-" : v.toFixed(3)}${k in TARGETS ? `  (target ≥ ${TARGETS[k]}${v === null ? ", not measured" : v >= TARGETS[k] ? ", met" : ", MISSED"})` : ""}`);
+    const verdict = (v, min, what) => `  (${what} ≥ ${min}${v === null ? ", not measured" : v >= min ? ", met" : ", MISSED"})`;
+    for (const [k, v] of Object.entries(ratios)) {
+      const note = k in TARGETS ? verdict(v, TARGETS[k], "target") : k in FLOOR_TARGETS && d1LatencyMs === 0 ? verdict(v, FLOOR_TARGETS[k], "SPEC floor") : "";
+      log(`${k.padEnd(38)} ${v === null ? "-" : v.toFixed(3)}${note}`);
+    }
     for (const [worker, a] of Object.entries(added)) log(`added over bare, ${worker.padEnd(13)} p50 ${a.p50_ms.toFixed(2)} ms  p99 ${a.p99_ms.toFixed(2)} ms`);
     log(`\nWrote ${path.relative(ROOT, opts.out)}`);
     if (unexpected > 0) log(`FAIL: ${unexpected} responses had an unexpected status or a socket error.`);
     if (missed.length > 0) log(`FAIL: targets missed: ${missed.join("; ")}`);
+    if (missed.length > 0 && d1LatencyMs === 0) log(belowFloor.length === 0 ? "Portcullis is within 5% of the SPEC floor in every configuration (docs/performance.md names the rules that set it)." : `Also below the SPEC floor: ${belowFloor.join("; ")}`);
     return unexpected > 0 || missed.length > 0 ? 1 : 0;
   } finally {
     for (const w of Object.values(workers)) await w.dispose().catch(() => {});

@@ -35,6 +35,8 @@ export const WORKERS = {
   // (see the file's comment), without and with the in-isolate cache.
   "spec-floor": { script: "spec-floor", d1: true, vars: { FLOOR_CACHE_TTL_MS: "0" } },
   "spec-floor-cached": { script: "spec-floor", d1: true, vars: { FLOOR_CACHE_TTL_MS: "5000" } },
+  // Informational: the same floor in request mode (a fresh assertion bound to htm/htu per request).
+  "spec-floor-request": { script: "spec-floor", d1: true, vars: { FLOOR_CACHE_TTL_MS: "0", FLOOR_ASSERTION_MODE: "request" } },
   // Informational: bare + the per-request ES256 assertion alone (see the file's comment).
   "signing-floor": { script: "signing-floor", d1: false },
   // Informational: reference + the same assertion and identity headers (see the file's comment).

@@ -19,7 +19,9 @@ export function markdownReport(result) {
   lines.push("|---|--:|---|");
   for (const [name, value] of Object.entries(result.ratios)) {
     const target = result.targets[name];
-    const verdict = target === undefined || target === null ? "informational" : `≥ ${target}: ${value !== null && value >= target ? "met" : "**missed**"}`;
+    const floor = result.floor_targets?.[name];
+    const judged = (min, what) => `${what}≥ ${min}: ${value !== null && value >= min ? "met" : "**missed**"}`;
+    const verdict = target !== undefined && target !== null ? judged(target, "") : floor !== undefined ? judged(floor, "SPEC floor ") : "informational";
     lines.push(`| \`${name}\` | ${value === null ? "–" : value.toFixed(3)} | ${verdict} |`);
   }
   if (result.added_over_bare && Object.keys(result.added_over_bare).length > 0) {
