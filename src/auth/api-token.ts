@@ -4,7 +4,8 @@
  */
 import type { Config } from "../config";
 import { guard } from "../db/client";
-import { redigestToken, resolveTokenByDigest, type ResolvedToken } from "../db/auth";
+import { redigestToken, resolveTokenByDigest } from "../db/auth";
+import type { ResolvedToken } from "../db/token-row";
 import { parseToken } from "../token/format";
 import { tokenDigest } from "../token/digest";
 import { cachedLookup, invalidateCached } from "./cache";

@@ -7,6 +7,7 @@
 import { sql } from "drizzle-orm";
 import { atomically, statement, type Orm } from "./client";
 import { newId } from "./ids";
+import { tokenRecordColumns, type TokenRecord } from "./token-row";
 import { changes } from "./tokens";
 
 export interface WebhookEndpointRecord {
@@ -130,31 +131,18 @@ export async function endpointsOfOrg(db: Orm, orgId: string): Promise<EndpointTa
   return results;
 }
 
-export interface TokenFacts {
-  id: string;
-  kind: "user" | "service_user";
-  name: string;
-  hint: string;
-  userId: string | null;
-  expiresAt: number;
-  status: string;
-}
-
-const TOKEN_FACTS = sql.raw(
-  "id, kind, name, hint, user_id AS userId, expires_at AS expiresAt, status",
-);
-
-export async function tokenFacts(db: Orm, tokenId: string): Promise<TokenFacts | null> {
-  return statement(db, sql`SELECT ${TOKEN_FACTS} FROM api_tokens WHERE id = ${tokenId}`).first<TokenFacts>();
+/** The token an event names, as its row is now (whatever its status), for the payload's facts. */
+export function tokenById(db: Orm, tokenId: string): Promise<TokenRecord | null> {
+  return statement(db, sql`SELECT ${tokenRecordColumns("t")} FROM api_tokens t WHERE t.id = ${tokenId}`).first<TokenRecord>();
 }
 
 /** The tokens a member status change ended: the member's tokens expired at that instant (db/members.ts). */
-export async function tokensEndedWithMember(db: Orm, orgId: string, userId: string, at: number): Promise<TokenFacts[]> {
+export async function tokensEndedWithMember(db: Orm, orgId: string, userId: string, at: number): Promise<TokenRecord[]> {
   const { results } = await statement(
     db,
-    sql`SELECT ${TOKEN_FACTS} FROM api_tokens
-        WHERE user_id = ${userId} AND org_id = ${orgId} AND status = 'expired' AND expired_at = ${at} ORDER BY id`,
-  ).all<TokenFacts>();
+    sql`SELECT ${tokenRecordColumns("t")} FROM api_tokens t
+        WHERE t.user_id = ${userId} AND t.org_id = ${orgId} AND t.status = 'expired' AND t.expired_at = ${at} ORDER BY t.id`,
+  ).all<TokenRecord>();
   return results;
 }
 
