@@ -17,7 +17,8 @@
 import { DAY_MS } from "../domain/tokens";
 import { FIRST_USE_EVENT_SQL } from "./activity";
 import { newId } from "./ids";
-import { sortedList, type ResolvedToken } from "./token-row";
+import type { UserRow } from "./schema";
+import { sortedList, type ResolvedToken, type StoredSubjectLists, type SubjectLists } from "./token-row";
 
 export const LAST_USE_WRITE_INTERVAL_MS = 60_000;
 
@@ -42,7 +43,7 @@ SELECT id AS token_id, org_id, kind, status, name AS token_name, inactivity_days
 FROM api_tokens WHERE digest = ?1 OR previous_digest = ?1`;
 
 /** A row of RESOLVE_TOKEN_SQL: the ResolvedToken's fields under the statement's names, lists unparsed. */
-interface ResolveRow {
+interface ResolveRow extends StoredSubjectLists {
   token_id: ResolvedToken["tokenId"];
   org_id: ResolvedToken["orgId"];
   kind: ResolvedToken["kind"];
@@ -55,9 +56,6 @@ interface ResolveRow {
   subject_id: ResolvedToken["subjectId"];
   subject_name: ResolvedToken["subjectName"];
   user_status: ResolvedToken["userStatus"];
-  permissions: string;
-  groups: string;
-  sites: string;
   allowed_cidrs: ResolvedToken["allowedCidrs"];
   previous_expires_at: ResolvedToken["previousExpiresAt"];
 }
@@ -86,18 +84,13 @@ export async function resolveTokenByDigest(db: D1Database, digest: string): Prom
   };
 }
 
-export interface SessionUserRow {
-  id: string;
-  orgId: string;
-  name: string;
-  status: "active" | "deactivated" | "removed";
-  permissions: string[];
-  groups: string[];
-  sites: string[];
-}
+type SessionUserFields = Pick<UserRow, "id" | "orgId" | "name" | "status">;
+
+/** The member a session names: their membership row's identity and status, with live lists. */
+export type SessionUserRow = SessionUserFields & SubjectLists;
 
 const SESSION_USER_SQL = `
-SELECT u.id, u.org_id, u.name, u.status,
+SELECT u.id, u.org_id AS orgId, u.name, u.status,
   ${PERMISSIONS_OF("u.id")} AS permissions,
   (SELECT json_group_array(group_id) FROM user_groups WHERE user_id = u.id) AS groups,
   (SELECT json_group_array(site_id) FROM user_sites WHERE user_id = u.id) AS sites
@@ -108,17 +101,8 @@ export async function loadSessionUser(db: D1Database, orgId: string, userId: str
   const row = await db
     .prepare(SESSION_USER_SQL)
     .bind(userId, orgId)
-    .first<{ id: string; org_id: string; name: string; status: SessionUserRow["status"]; permissions: string; groups: string; sites: string }>();
-  if (!row) return null;
-  return {
-    id: row.id,
-    orgId: row.org_id,
-    name: row.name,
-    status: row.status,
-    permissions: sortedList(row.permissions),
-    groups: sortedList(row.groups),
-    sites: sortedList(row.sites),
-  };
+    .first<SessionUserFields & StoredSubjectLists>();
+  return row && { ...row, permissions: sortedList(row.permissions), groups: sortedList(row.groups), sites: sortedList(row.sites) };
 }
 
 const TOUCH_SQL = `

@@ -98,6 +98,9 @@ export type CreatedServiceToken = ServiceTokenRecord & { secret: string };
 /** What the subject copy's JSON arrays hold once parsed: the subject's permissions, groups and sites. */
 export type SubjectLists = Pick<Subject, "permissions" | "groups" | "sites">;
 
+/** The same lists as a statement returns them: JSON arrays, parsed by `sortedList`. */
+export type StoredSubjectLists = Record<keyof SubjectLists, string | null>;
+
 /**
  * A token as the proxy's one indexed read returns it (db/auth.ts, SPEC §3.2): the columns that
  * decide whether it works, and the trigger-kept copy of its subject, parsed. Some fields are
