@@ -11,7 +11,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { DAY_MS } from "../domain/tokens";
 import { tokenActivityInsert, type ActivityType, type Actor } from "./activity";
-import { atomically, statement, type Orm } from "./client";
+import { atomically, selectRows, statement, type Orm } from "./client";
 import { newId } from "./ids";
 import {
   parsedCidrs,
@@ -102,13 +102,12 @@ export async function listUserTokens(
   input: { orgId: string; userId: string; afterId: string | null; take: number },
 ): Promise<TokenRecord[]> {
   const after = input.afterId === null ? sql`` : sql` AND t.id > ${input.afterId}`;
-  const { results } = await statement(
+  return selectRows<TokenRecord>(
     db,
     sql`SELECT ${TOKEN_COLUMNS} FROM api_tokens t
       WHERE t.org_id = ${input.orgId} AND t.kind = 'user' AND t.user_id = ${input.userId} AND t.status <> 'deleted'${after}
       ORDER BY t.id LIMIT ${input.take}`,
-  ).all<TokenRecord>();
-  return results;
+  );
 }
 
 export async function listServiceTokens(
@@ -116,13 +115,13 @@ export async function listServiceTokens(
   input: { orgId: string; afterId: string | null; take: number },
 ): Promise<ServiceTokenRecord[]> {
   const after = input.afterId === null ? sql`` : sql` AND t.id > ${input.afterId}`;
-  const { results } = await statement(
+  const rows = await selectRows<StoredServiceToken>(
     db,
     sql`${SERVICE_TOKEN_SELECT}
       WHERE t.org_id = ${input.orgId} AND t.kind = 'service_user' AND t.status <> 'deleted'${after}
       ORDER BY t.id LIMIT ${input.take}`,
-  ).all<StoredServiceToken>();
-  return results.map(toServiceRecord);
+  );
+  return rows.map(toServiceRecord);
 }
 
 export async function getServiceToken(db: Orm, orgId: string, tokenId: string): Promise<ServiceTokenRecord | null> {
@@ -151,20 +150,18 @@ export async function unknownPermissionSetIds(db: Orm, orgId: string, ids: strin
   const known = new Set<string>();
   for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
     const chunk = ids.slice(i, i + IDS_PER_QUERY);
-    const { results } = await statement(
+    const rows = await selectRows<{ id: string }>(
       db,
       sql`SELECT id FROM permission_sets WHERE org_id = ${orgId} AND id IN (${sql.join(chunk.map((id) => sql`${id}`), sql`, `)})`,
-    ).all<{ id: string }>();
-    for (const row of results) known.add(row.id);
+    );
+    for (const row of rows) known.add(row.id);
   }
   return ids.filter((id) => !known.has(id));
 }
 
 export async function allPermissionSetIds(db: Orm, orgId: string): Promise<string[]> {
-  const { results } = await statement(db, sql`SELECT id FROM permission_sets WHERE org_id = ${orgId} ORDER BY id`).all<{
-    id: string;
-  }>();
-  return results.map((r) => r.id);
+  const rows = await selectRows<{ id: string }>(db, sql`SELECT id FROM permission_sets WHERE org_id = ${orgId} ORDER BY id`);
+  return rows.map((r) => r.id);
 }
 
 // ---------------------------------------------------------------------------------------------
