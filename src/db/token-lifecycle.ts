@@ -20,6 +20,7 @@ import {
   tokenColumns,
   tokenRecordColumns,
   type ApiTokenRow,
+  type ServiceTokenEdit,
   type ServiceTokenRecord,
   type TokenRecord,
 } from "./token-row";
@@ -318,13 +319,6 @@ export async function deleteServiceToken(
   return token ? { outcome: "invalid_state", token } : { outcome: "not_found" };
 }
 
-export interface ServiceTokenEdit {
-  name?: string;
-  inactivityDays?: number;
-  permissionSetIds?: string[];
-  /** Normalised (auth/cidr.ts); `[]` lifts the restriction. */
-  allowedCidrs?: string[];
-}
 
 export type EditResult = { outcome: "edited" | "unchanged"; token: ServiceTokenRecord } | { outcome: "not_found" };
 

@@ -3,12 +3,13 @@
  * it from `schema.ts`; every other type that describes a token is a view of that row, picked
  * here, so renaming or retyping a column changes all of them at once:
  *
- * | view                                   | what of the row                                           | read by         |
- * | -------------------------------------- | --------------------------------------------------------- | --------------- |
- * | `TokenRecord`                          | what management shows: no digests, CIDRs or subject copy  | management, signals |
- * | `ServiceTokenRecord`                   | + service user, permission sets, parsed CIDRs, roll grace | management      |
- * | `CreatedToken`, `CreatedServiceToken`  | a record + its secret, shown once (SPEC §1)               | create routes   |
- * | `ResolvedToken`                        | the proxy's one indexed read: token + parsed subject copy | auth/, proxy/   |
+ * | view                                  | what of the row                                           | read by             |
+ * | ------------------------------------- | --------------------------------------------------------- | ------------------- |
+ * | `TokenRecord`                         | what management shows: no digests, CIDRs or subject copy  | management, signals |
+ * | `ServiceTokenRecord`                  | + service user, permission sets, parsed CIDRs, roll grace | management          |
+ * | `ServiceTokenEdit`                    | what an edit of a service token may change                | management          |
+ * | `CreatedToken`, `CreatedServiceToken` | a record + its secret, shown once (SPEC §1)               | the create routes   |
+ * | `ResolvedToken`                       | the proxy's one indexed read: token + parsed subject copy | auth/, proxy/       |
  *
  * The views pick columns rather than omit them, so a column added to the table reaches none of
  * them until one asks for it; no view holds a digest, which never leaves db/. The SELECTs that
@@ -87,6 +88,12 @@ export interface ServiceTokenRecord extends TokenRecord, Pick<ApiTokenRow, "prev
   /** Normalised CIDRs the token may be used from; empty for any address (SPEC §9). `allowed_cidrs` parsed. */
   allowedCidrs: string[];
 }
+
+/**
+ * What an edit of a service token may change; an absent field stays as it is. `allowedCidrs`
+ * is normalised (auth/cidr.ts), and `[]` lifts the restriction.
+ */
+export type ServiceTokenEdit = Partial<Pick<ServiceTokenRecord, "name" | "inactivityDays" | "permissionSetIds" | "allowedCidrs">>;
 
 /** A token just created, with its secret: the one response that shows it (SPEC §1). */
 export type CreatedToken = TokenRecord & { secret: string };
