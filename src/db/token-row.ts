@@ -80,6 +80,7 @@ export function tokenRecordColumns(alias: string): SQL {
   return tokenColumns(TOKEN_RECORD_FIELDS, alias);
 }
 
+/** A service token as management reads it: its record, its service user and what only service tokens have. */
 export interface ServiceTokenRecord extends TokenRecord, Pick<ApiTokenRow, "previousExpiresAt"> {
   serviceUserId: NonNullable<ApiTokenRow["serviceUserId"]>;
   serviceUserName: ServiceUserRow["name"];
@@ -97,6 +98,7 @@ export type ServiceTokenEdit = Partial<Pick<ServiceTokenRecord, "name" | "inacti
 
 /** A token just created, with its secret: the one response that shows it (SPEC §1). */
 export type CreatedToken = TokenRecord & { secret: string };
+/** A service token just created, with its secret (SPEC §1). */
 export type CreatedServiceToken = ServiceTokenRecord & { secret: string };
 
 // ---------------------------------------------------------------------------------------------
