@@ -14,6 +14,7 @@
 // `spec-floor` (`proxy-cached` against `spec-floor-cached`, `proxy-request` against
 // `spec-floor-request`) is what Portcullis adds beyond the SPEC's own steps.
 import { cachedLookup } from "../../src/auth/cache";
+import { tokenSubject } from "../../src/auth/subject";
 import { resolveTokenByDigest } from "../../src/db/auth";
 import { guard } from "../../src/db/client";
 import { identityHeaders } from "../../src/proxy/assertion";
@@ -43,18 +44,7 @@ export default {
     const digest = await tokenDigest(credential, undefined);
     const token = await cachedLookup(digest, setup.ttl, (d) => guard(() => resolveTokenByDigest(env.DB, d), { timeoutMs: 5000, retry: true }));
     if (!token || token.status !== "active" || Date.now() >= token.expiresAt) return unauthorized();
-    const subject = {
-      type: token.kind,
-      id: token.subjectId,
-      name: token.subjectName,
-      orgId: token.orgId,
-      permissions: token.permissions,
-      groups: token.groups,
-      sites: token.sites,
-      credential: "api_token" as const,
-      tokenId: token.tokenId,
-      authTime: null,
-    };
+    const subject = tokenSubject(token);
     const url = new URL(request.url);
     const target = upstreamTarget(setup.upstream, url);
     const identity = await identityHeaders(subject, token.tokenId, token, {

@@ -4,12 +4,13 @@
  */
 import type { Config } from "../config";
 import { guard } from "../db/client";
-import { redigestToken, resolveTokenByDigest, type ResolvedToken } from "../db/auth";
+import { redigestToken, resolveTokenByDigest } from "../db/auth";
+import type { ResolvedToken } from "../db/token-row";
 import { parseToken } from "../token/format";
 import { tokenDigest } from "../token/digest";
 import { cachedLookup, invalidateCached } from "./cache";
 import { addressAllowed } from "./cidr";
-import type { Subject } from "./subject";
+import { tokenSubject, type Subject } from "./subject";
 
 export type TokenRejection = "malformed" | "unknown" | "revoked" | "expired" | "deleted" | "member_inactive" | "rotated";
 
@@ -101,22 +102,7 @@ export function checkResolved(token: ResolvedToken | null, now: number): TokenCh
   if (token.previousExpiresAt !== null && now >= token.previousExpiresAt) {
     return { ok: false, reason: "rotated", description: "token rotated; the previous secret expired" };
   }
-  return {
-    ok: true,
-    token,
-    subject: {
-      type: token.kind,
-      id: token.subjectId,
-      name: token.subjectName,
-      orgId: token.orgId,
-      permissions: token.permissions,
-      groups: token.groups,
-      sites: token.sites,
-      credential: "api_token",
-      tokenId: token.tokenId,
-      authTime: null,
-    },
-  };
+  return { ok: true, token, subject: tokenSubject(token) };
 }
 
 /**

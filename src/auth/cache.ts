@@ -19,7 +19,7 @@
  *   returned to the requests already waiting for it but never stored, and requests arriving
  *   after the invalidation start a fresh read.
  */
-import type { ResolvedToken } from "../db/auth";
+import type { ResolvedToken } from "../db/token-row";
 
 export const MAX_ENTRIES = 10_000;
 

@@ -5,7 +5,8 @@
  * this isolate from issuing duplicate writes before the first one lands. A failed write clears
  * the isolate's mark, so the next use retries it.
  */
-import { LAST_USE_WRITE_INTERVAL_MS, recordTokenUse, type ResolvedToken } from "../db/auth";
+import { LAST_USE_WRITE_INTERVAL_MS, recordTokenUse } from "../db/auth";
+import type { ResolvedToken } from "../db/token-row";
 import { guard } from "../db/client";
 
 const MAX_TRACKED = 50_000;

@@ -6,14 +6,13 @@
  */
 import * as oauth from "oauth4webapi";
 import type { Config } from "../config";
+import { promiseCache } from "../lib/promise-cache";
 
 type Oidc = NonNullable<Config["oidc"]>;
 
 export type CallbackResult =
   | { ok: true; email: string; authTime: number }
   | { ok: false; reason: string };
-
-const servers = new Map<string, Promise<oauth.AuthorizationServer>>();
 
 function isLocal(issuer: URL): boolean {
   return issuer.protocol === "http:";
@@ -24,18 +23,13 @@ function options(oidc: Oidc) {
 }
 
 /** The IdP's metadata (OIDC Discovery), fetched once per isolate; a failure is retried next time. */
-function authorizationServer(oidc: Oidc): Promise<oauth.AuthorizationServer> {
-  const key = oidc.issuer.href;
-  let server = servers.get(key);
-  if (!server) {
-    server = oauth
+const authorizationServer = promiseCache(
+  (oidc: Oidc) => oidc.issuer.href,
+  (oidc): Promise<oauth.AuthorizationServer> =>
+    oauth
       .discoveryRequest(oidc.issuer, { algorithm: "oidc", ...options(oidc) })
-      .then((response) => oauth.processDiscoveryResponse(oidc.issuer, response));
-    server.catch(() => servers.delete(key));
-    servers.set(key, server);
-  }
-  return server;
-}
+      .then((response) => oauth.processDiscoveryResponse(oidc.issuer, response)),
+);
 
 export interface AuthorizationStart {
   url: URL;

@@ -104,6 +104,25 @@ ${opts.body}
 </html>`;
 }
 
+/** A screen listing tokens: its heading (title, intro, the button that adds one), the messages, then `body`. */
+function listPage(opts: { title: string; prefix: string; viewer: Viewer; current: string; intro: Html; add: Html; shown: Shown; body: Html }): Html {
+  return layout({
+    title: opts.title,
+    prefix: opts.prefix,
+    viewer: opts.viewer,
+    current: opts.current,
+    body: html`<div class="heading">
+  <div>
+    <h1>${opts.title}</h1>
+    ${opts.intro}
+  </div>
+  ${opts.add}
+</div>
+${messages(opts.shown)}
+${opts.body}`,
+  });
+}
+
 export function messages(shown: Shown): Html {
   return html`<div role="alert" class="${shown.error ? "alert" : "alert empty"}">${shown.error ?? ""}</div>
 <div role="status" class="${shown.notice ? "notice" : "notice empty"}">${shown.notice ?? ""}</div>`;
@@ -191,20 +210,15 @@ export function myTokensPage(opts: {
 }): Html {
   const base = `${opts.prefix}/console/me/api-tokens`;
   const { viewer } = opts;
-  return layout({
+  return listPage({
     title: "API tokens",
     prefix: opts.prefix,
     viewer,
     current: "me",
-    body: html`<div class="heading">
-  <div>
-    <h1>API tokens</h1>
-    <p class="muted">Your personal tokens act with your own permissions, groups and sites in ${viewer.orgName}. Each expires after 30 days without use; you can have 10 active at a time.</p>
-  </div>
-  <form method="get" action="${base}/generate"><button type="submit" class="primary" ${opts.fresh ? html`data-dialog="generate-dialog"` : ""}>Generate API token</button></form>
-</div>
-${messages(opts.shown)}
-${tokenTable(opts.tokens, opts.now, (t) =>
+    intro: html`<p class="muted">Your personal tokens act with your own permissions, groups and sites in ${viewer.orgName}. Each expires after 30 days without use; you can have 10 active at a time.</p>`,
+    add: html`<form method="get" action="${base}/generate"><button type="submit" class="primary" ${opts.fresh ? html`data-dialog="generate-dialog"` : ""}>Generate API token</button></form>`,
+    shown: opts.shown,
+    body: html`${tokenTable(opts.tokens, opts.now, (t) =>
   t.status === "active"
     ? html`<button type="button" class="danger-quiet" data-dialog="revoke-${t.id}">Revoke</button>
 ${confirmDialog({ id: `revoke-${t.id}`, title: "Revoke API token", text: `Revoke “${t.name}” (${t.hint})? Anything using it stops working on its next request. This cannot be undone.`, action: `${base}/${t.id}/revoke`, button: "Revoke", csrf: viewer.csrf, danger: true })}`
@@ -292,21 +306,16 @@ ${confirmDialog({ id: `regenerate-${t.id}`, title: "Regenerate API token", text:
     return html`${regenerate}<button type="button" class="danger-quiet" data-dialog="delete-${t.id}">Delete</button>
 ${confirmDialog({ id: `delete-${t.id}`, title: "Delete API token", text: `Delete “${t.name}” and its service user permanently? This cannot be undone.`, action: `${base}/${t.id}/delete`, button: "Delete", csrf: viewer.csrf, danger: true })}`;
   };
-  return layout({
+  return listPage({
     title: "Integrations",
     prefix: opts.prefix,
     viewer,
     current: "integrations",
-    body: html`<div class="heading">
-  <div>
-    <h1>Integrations</h1>
-    <p class="tabs"><span aria-current="page">API tokens</span></p>
-    <p class="muted">Service user API tokens act as their own service user, with the permission sets you choose. An organization can have 20 active.</p>
-  </div>
-  <form method="get" action="${base}"><input type="hidden" name="create" value="1"><button type="submit" class="primary" data-dialog="create-dialog">Create API token</button></form>
-</div>
-${messages(opts.shown)}
-${tokenTable(opts.tokens, opts.now, action, "No service user API tokens yet.", {
+    intro: html`<p class="tabs"><span aria-current="page">API tokens</span></p>
+    <p class="muted">Service user API tokens act as their own service user, with the permission sets you choose. An organization can have 20 active.</p>`,
+    add: html`<form method="get" action="${base}"><input type="hidden" name="create" value="1"><button type="submit" class="primary" data-dialog="create-dialog">Create API token</button></form>`,
+    shown: opts.shown,
+    body: html`${tokenTable(opts.tokens, opts.now, action, "No service user API tokens yet.", {
   head: "Expires after inactivity",
   cell: (t) => `${t.inactivity_days} days`,
   nameHref: (t) => `${base}/${t.id}`,

@@ -14,38 +14,16 @@
  * `api_tokens_previous_digest_uq` (a MULTI-INDEX OR: still one row, one read), and says which
  * matched, so the caller can hold the previous secret to its deadline.
  */
-import { newId } from "./ids";
+import { DAY_MS } from "../domain/tokens";
 import { FIRST_USE_EVENT_SQL } from "./activity";
+import { newId } from "./ids";
+import type { UserRow } from "./schema";
+import { sortedList, type ResolvedToken, type StoredSubjectLists, type SubjectLists } from "./token-row";
 
-const DAY_MS = 86_400_000;
 export const LAST_USE_WRITE_INTERVAL_MS = 60_000;
 
-export interface ResolvedToken {
-  tokenId: string;
-  orgId: string;
-  kind: "user" | "service_user";
-  status: "active" | "revoked" | "expired" | "deleted";
-  tokenName: string;
-  inactivityDays: number;
-  expiresAt: number;
-  /** When the token was marked expired (earlier than expiresAt when its member was deactivated). */
-  expiredAt: number | null;
-  lastUsedAt: number | null;
-  subjectId: string;
-  subjectName: string;
-  /** Membership status for user tokens; null for service users (they have no membership). */
-  userStatus: "active" | "deactivated" | "removed" | null;
-  permissions: string[];
-  groups: string[];
-  sites: string[];
-  /**
-   * Set when the credential was the previous secret of a rolled token: it works until this
-   * moment (SPEC §9). Null for the current secret.
-   */
-  previousExpiresAt: number | null;
-  /** JSON array of normalised CIDRs the token may be used from; null for any address (SPEC §9). */
-  allowedCidrs: string | null;
-}
+/** The proxy's view of a token row; declared with the row's other views in token-row.ts. */
+export type { ResolvedToken };
 
 const PERMISSIONS_OF = (subject: string) => `(
   SELECT json_group_array(DISTINCT j.value) FROM permission_sets ps, json_each(ps.permissions) j
@@ -64,29 +42,22 @@ SELECT id AS token_id, org_id, kind, status, name AS token_name, inactivity_days
   CASE WHEN digest = ?1 THEN NULL ELSE coalesce(previous_expires_at, 0) END AS previous_expires_at
 FROM api_tokens WHERE digest = ?1 OR previous_digest = ?1`;
 
-interface ResolveRow {
-  token_id: string;
-  org_id: string;
+/** A row of RESOLVE_TOKEN_SQL: the ResolvedToken's fields under the statement's names, lists unparsed. */
+interface ResolveRow extends StoredSubjectLists {
+  token_id: ResolvedToken["tokenId"];
+  org_id: ResolvedToken["orgId"];
   kind: ResolvedToken["kind"];
   status: ResolvedToken["status"];
-  token_name: string;
-  inactivity_days: number;
-  expires_at: number;
-  expired_at: number | null;
-  last_used_at: number | null;
-  subject_id: string;
-  subject_name: string;
+  token_name: ResolvedToken["tokenName"];
+  inactivity_days: ResolvedToken["inactivityDays"];
+  expires_at: ResolvedToken["expiresAt"];
+  expired_at: ResolvedToken["expiredAt"];
+  last_used_at: ResolvedToken["lastUsedAt"];
+  subject_id: ResolvedToken["subjectId"];
+  subject_name: ResolvedToken["subjectName"];
   user_status: ResolvedToken["userStatus"];
-  permissions: string;
-  groups: string;
-  sites: string;
-  allowed_cidrs: string | null;
-  previous_expires_at: number | null;
-}
-
-function sortedList(json: string | null): string[] {
-  if (!json) return [];
-  return (JSON.parse(json) as (string | null)[]).filter((v): v is string => typeof v === "string").sort();
+  allowed_cidrs: ResolvedToken["allowedCidrs"];
+  previous_expires_at: ResolvedToken["previousExpiresAt"];
 }
 
 export async function resolveTokenByDigest(db: D1Database, digest: string): Promise<ResolvedToken | null> {
@@ -113,18 +84,13 @@ export async function resolveTokenByDigest(db: D1Database, digest: string): Prom
   };
 }
 
-export interface SessionUserRow {
-  id: string;
-  orgId: string;
-  name: string;
-  status: "active" | "deactivated" | "removed";
-  permissions: string[];
-  groups: string[];
-  sites: string[];
-}
+type SessionUserFields = Pick<UserRow, "id" | "orgId" | "name" | "status">;
+
+/** The member a session names: their membership row's identity and status, with live lists. */
+export type SessionUserRow = SessionUserFields & SubjectLists;
 
 const SESSION_USER_SQL = `
-SELECT u.id, u.org_id, u.name, u.status,
+SELECT u.id, u.org_id AS orgId, u.name, u.status,
   ${PERMISSIONS_OF("u.id")} AS permissions,
   (SELECT json_group_array(group_id) FROM user_groups WHERE user_id = u.id) AS groups,
   (SELECT json_group_array(site_id) FROM user_sites WHERE user_id = u.id) AS sites
@@ -135,17 +101,8 @@ export async function loadSessionUser(db: D1Database, orgId: string, userId: str
   const row = await db
     .prepare(SESSION_USER_SQL)
     .bind(userId, orgId)
-    .first<{ id: string; org_id: string; name: string; status: SessionUserRow["status"]; permissions: string; groups: string; sites: string }>();
-  if (!row) return null;
-  return {
-    id: row.id,
-    orgId: row.org_id,
-    name: row.name,
-    status: row.status,
-    permissions: sortedList(row.permissions),
-    groups: sortedList(row.groups),
-    sites: sortedList(row.sites),
-  };
+    .first<SessionUserFields & StoredSubjectLists>();
+  return row && { ...row, permissions: sortedList(row.permissions), groups: sortedList(row.groups), sites: sortedList(row.sites) };
 }
 
 const TOUCH_SQL = `

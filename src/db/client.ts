@@ -26,6 +26,12 @@ export function statement(db: Orm, item: BatchItem): D1PreparedStatement {
   return db.$client.prepare(sql).bind(...params);
 }
 
+/** Every row a SELECT returns, as the caller's type says it reads them. */
+export async function selectRows<T>(db: Orm, item: BatchItem): Promise<T[]> {
+  const { results } = await statement(db, item).all<T>();
+  return results;
+}
+
 /**
  * Run several writes as one D1 batch: one transaction, all or nothing (AGENTS.md: a change and its
  * activity event never span two D1 calls). Accepts drizzle queries and raw `sql` chunks alike.

@@ -16,7 +16,8 @@
 import { sql } from "drizzle-orm";
 import { DAY_MS } from "../domain/tokens";
 import { activityInsertSelect, eventIdSql, SYSTEM_ACTOR } from "./activity";
-import { atomically, statement, type Orm } from "./client";
+import { atomically, selectRows, statement, type Orm } from "./client";
+import { tokenColumns, type TokenFields } from "./token-row";
 
 export type WarningLevel = "7d" | "1d";
 
@@ -47,15 +48,17 @@ export interface Candidates {
   exhausted: boolean;
 }
 
+const CANDIDATE_FIELDS = ["id", "expiresAt"] as const;
+
 /** Up to `limit` active tokens whose deadline lies in [max(mark, now + fromMs), now + withinMs). */
 export async function warningCandidates(db: Orm, window: WarningWindow, mark: number, now: number, limit: number): Promise<Candidates> {
   const low = Math.max(mark, now + window.fromMs);
   const high = now + window.withinMs;
-  const { results } = await statement(
+  const results = await selectRows<TokenFields<typeof CANDIDATE_FIELDS>>(
     db,
-    sql`SELECT id, expires_at AS expiresAt FROM api_tokens
+    sql`SELECT ${tokenColumns(CANDIDATE_FIELDS)} FROM api_tokens
         WHERE status = 'active' AND expires_at >= ${low} AND expires_at < ${high} ORDER BY expires_at LIMIT ${limit}`,
-  ).all<{ id: string; expiresAt: number }>();
+  );
   const exhausted = results.length < limit;
   return { ids: results.map((r) => r.id), reached: exhausted ? high : results[results.length - 1]!.expiresAt, exhausted };
 }

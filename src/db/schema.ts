@@ -10,12 +10,16 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, sqliteView, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { TOKEN_STATUSES } from "../domain/tokens";
 
 export const organizations = sqliteTable("organizations", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
   createdAt: integer("created_at").notNull(),
 });
+
+/** A membership's states; the token row's subject copy holds the same values. */
+const MEMBER_STATUSES = ["active", "deactivated", "removed"] as const;
 
 /**
  * A human member of one organization. The row is the membership: a person in two
@@ -31,7 +35,7 @@ export const users = sqliteTable(
       .references(() => organizations.id),
     name: text("name").notNull(),
     email: text("email").notNull(),
-    status: text("status", { enum: ["active", "deactivated", "removed"] }).notNull(),
+    status: text("status", { enum: MEMBER_STATUSES }).notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -181,7 +185,7 @@ export const apiTokens = sqliteTable(
     name: text("name").notNull(),
     digest: text("digest").notNull(),
     hint: text("hint").notNull(),
-    status: text("status", { enum: ["active", "revoked", "expired", "deleted"] }).notNull(),
+    status: text("status", { enum: TOKEN_STATUSES }).notNull(),
     inactivityDays: integer("inactivity_days").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
@@ -214,7 +218,7 @@ export const apiTokens = sqliteTable(
     /** users.name or service_users.name. */
     subjectName: text("subject_name"),
     /** users.status for user tokens; null for service users (they have no membership). */
-    subjectStatus: text("subject_status", { enum: ["active", "deactivated", "removed"] }),
+    subjectStatus: text("subject_status", { enum: MEMBER_STATUSES }),
     /** JSON arrays: the distinct permissions of the subject's sets, its group ids, its site ids. */
     subjectPermissions: text("subject_permissions"),
     subjectGroups: text("subject_groups"),
@@ -368,8 +372,10 @@ export const signalCursors = sqliteTable("signal_cursors", {
   value: integer("value").notNull(),
 });
 
+/** The one token row type; db/token-row.ts derives every view of a token from it. */
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
+export type ServiceUserRow = typeof serviceUsers.$inferSelect;
 export type ActivityEventRow = typeof activityEvents.$inferSelect;
 
 /**

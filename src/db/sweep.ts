@@ -12,7 +12,7 @@
  */
 import { sql, type SQL } from "drizzle-orm";
 import { eventIdSql, SYSTEM_ACTOR, tokenActivityInsert } from "./activity";
-import { atomically, statement, type Orm } from "./client";
+import { atomically, selectRows, statement, type Orm } from "./client";
 import { idleAt } from "./token-rules";
 import { changes } from "./tokens";
 
@@ -33,8 +33,8 @@ function stillEligible(reason: ExpiryReason, now: number): SQL {
 }
 
 async function ids(db: Orm, query: SQL): Promise<string[]> {
-  const { results } = await statement(db, query).all<{ id: string }>();
-  return results.map((r) => r.id);
+  const rows = await selectRows<{ id: string }>(db, query);
+  return rows.map((r) => r.id);
 }
 
 /**

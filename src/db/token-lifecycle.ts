@@ -11,69 +11,38 @@
 import { sql, type SQL } from "drizzle-orm";
 import { DAY_MS } from "../domain/tokens";
 import { tokenActivityInsert, type ActivityType, type Actor } from "./activity";
-import { atomically, statement, type Orm } from "./client";
+import { atomically, selectRows, statement, type Orm } from "./client";
 import { newId } from "./ids";
-import type { ApiTokenRow } from "./schema";
+import {
+  parsedCidrs,
+  sortedList,
+  storedCidrs,
+  tokenColumns,
+  tokenRecordColumns,
+  type ApiTokenRow,
+  type ServiceTokenEdit,
+  type ServiceTokenRecord,
+  type TokenRecord,
+} from "./token-row";
 import { activeAt, deadlineAfter, idleAt, underServiceTokenLimit } from "./token-rules";
 import { changes, freshSecret } from "./tokens";
 
-/**
- * A token row as management reads it: everything but the digest, which never leaves the db
- * layer, and the trigger-kept copy of its subject, which only the proxy's read uses.
- */
-export type TokenRecord = Omit<
-  ApiTokenRow,
-  | "digest"
-  | "subjectName"
-  | "subjectStatus"
-  | "subjectPermissions"
-  | "subjectGroups"
-  | "subjectSites"
-  | "previousDigest"
-  | "previousExpiresAt"
-  | "allowedCidrs"
->;
-
-export interface ServiceTokenRecord extends TokenRecord {
-  serviceUserId: string;
-  serviceUserName: string;
-  /** Sorted ids of the service user's permission sets. */
-  permissionSetIds: string[];
-  /** Normalised CIDRs the token may be used from; empty for any address (SPEC §9). */
-  allowedCidrs: string[];
-  /** Until when the previous secret of a roll works; null when the token was never rolled (SPEC §9). */
-  previousExpiresAt: number | null;
-}
-
-const TOKEN_COLUMNS = sql.raw(`t.id AS id, t.org_id AS orgId, t.kind AS kind, t.user_id AS userId,
-  t.service_user_id AS serviceUserId, t.name AS name, t.hint AS hint, t.status AS status,
-  t.inactivity_days AS inactivityDays, t.created_at AS createdAt, t.updated_at AS updatedAt,
-  t.last_used_at AS lastUsedAt, t.last_active_at AS lastActiveAt, t.expires_at AS expiresAt,
-  t.revoked_at AS revokedAt, t.expired_at AS expiredAt, t.deleted_at AS deletedAt`);
+const TOKEN_COLUMNS = tokenRecordColumns("t");
 
 const SERVICE_TOKEN_SELECT = sql`SELECT ${TOKEN_COLUMNS}, s.name AS serviceUserName,
-  t.allowed_cidrs AS allowedCidrs, t.previous_expires_at AS previousExpiresAt,
+  ${tokenColumns(["allowedCidrs", "previousExpiresAt"], "t")},
   (SELECT json_group_array(p.permission_set_id) FROM service_user_permission_sets p
    WHERE p.service_user_id = t.service_user_id) AS permissionSetIds
   FROM api_tokens t JOIN service_users s ON s.id = t.service_user_id`;
 
-type RawServiceTokenRow = Omit<ServiceTokenRecord, "permissionSetIds" | "allowedCidrs"> & {
+/** A service token row as SERVICE_TOKEN_SELECT returns it, before its JSON columns are parsed. */
+type StoredServiceToken = Omit<ServiceTokenRecord, "permissionSetIds" | "allowedCidrs"> & {
   permissionSetIds: string | null;
-  allowedCidrs: string | null;
+  allowedCidrs: ApiTokenRow["allowedCidrs"];
 };
 
-function toServiceRecord(row: RawServiceTokenRow): ServiceTokenRecord {
-  const ids = row.permissionSetIds ? (JSON.parse(row.permissionSetIds) as (string | null)[]) : [];
-  return {
-    ...row,
-    permissionSetIds: ids.filter((id): id is string => typeof id === "string").sort(),
-    allowedCidrs: row.allowedCidrs ? (JSON.parse(row.allowedCidrs) as string[]) : [],
-  };
-}
-
-/** The stored form of `allowed_cidrs`: null for any address, so the proxy's check is one comparison. */
-export function storedCidrs(cidrs: readonly string[]): string | null {
-  return cidrs.length === 0 ? null : JSON.stringify(cidrs);
+function toServiceRecord(row: StoredServiceToken): ServiceTokenRecord {
+  return { ...row, permissionSetIds: sortedList(row.permissionSetIds), allowedCidrs: parsedCidrs(row.allowedCidrs) };
 }
 
 /** Rows a SELECT in a batch returned. */
@@ -85,7 +54,7 @@ function rowsOf<T>(result: D1Result | undefined): T[] {
 interface TokenScope {
   orgId: string;
   tokenId: string;
-  kind: "user" | "service_user";
+  kind: ApiTokenRow["kind"];
   /** For user tokens: only the owner may act on them (SPEC §4). */
   ownerUserId?: string;
 }
@@ -110,7 +79,7 @@ function readScoped(scope: TokenScope): SQL {
 
 function recordFrom(scope: TokenScope, result: D1Result | undefined): TokenRecord | ServiceTokenRecord | null {
   if (scope.kind === "user") return rowsOf<TokenRecord>(result)[0] ?? null;
-  const row = rowsOf<RawServiceTokenRow>(result)[0];
+  const row = rowsOf<StoredServiceToken>(result)[0];
   return row ? toServiceRecord(row) : null;
 }
 
@@ -134,13 +103,12 @@ export async function listUserTokens(
   input: { orgId: string; userId: string; afterId: string | null; take: number },
 ): Promise<TokenRecord[]> {
   const after = input.afterId === null ? sql`` : sql` AND t.id > ${input.afterId}`;
-  const { results } = await statement(
+  return selectRows<TokenRecord>(
     db,
     sql`SELECT ${TOKEN_COLUMNS} FROM api_tokens t
       WHERE t.org_id = ${input.orgId} AND t.kind = 'user' AND t.user_id = ${input.userId} AND t.status <> 'deleted'${after}
       ORDER BY t.id LIMIT ${input.take}`,
-  ).all<TokenRecord>();
-  return results;
+  );
 }
 
 export async function listServiceTokens(
@@ -148,17 +116,17 @@ export async function listServiceTokens(
   input: { orgId: string; afterId: string | null; take: number },
 ): Promise<ServiceTokenRecord[]> {
   const after = input.afterId === null ? sql`` : sql` AND t.id > ${input.afterId}`;
-  const { results } = await statement(
+  const rows = await selectRows<StoredServiceToken>(
     db,
     sql`${SERVICE_TOKEN_SELECT}
       WHERE t.org_id = ${input.orgId} AND t.kind = 'service_user' AND t.status <> 'deleted'${after}
       ORDER BY t.id LIMIT ${input.take}`,
-  ).all<RawServiceTokenRow>();
-  return results.map(toServiceRecord);
+  );
+  return rows.map(toServiceRecord);
 }
 
 export async function getServiceToken(db: Orm, orgId: string, tokenId: string): Promise<ServiceTokenRecord | null> {
-  const row = await statement(db, readServiceToken({ orgId, tokenId, kind: "service_user" })).first<RawServiceTokenRow>();
+  const row = await statement(db, readServiceToken({ orgId, tokenId, kind: "service_user" })).first<StoredServiceToken>();
   return row ? toServiceRecord(row) : null;
 }
 
@@ -183,20 +151,18 @@ export async function unknownPermissionSetIds(db: Orm, orgId: string, ids: strin
   const known = new Set<string>();
   for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
     const chunk = ids.slice(i, i + IDS_PER_QUERY);
-    const { results } = await statement(
+    const rows = await selectRows<{ id: string }>(
       db,
       sql`SELECT id FROM permission_sets WHERE org_id = ${orgId} AND id IN (${sql.join(chunk.map((id) => sql`${id}`), sql`, `)})`,
-    ).all<{ id: string }>();
-    for (const row of results) known.add(row.id);
+    );
+    for (const row of rows) known.add(row.id);
   }
   return ids.filter((id) => !known.has(id));
 }
 
 export async function allPermissionSetIds(db: Orm, orgId: string): Promise<string[]> {
-  const { results } = await statement(db, sql`SELECT id FROM permission_sets WHERE org_id = ${orgId} ORDER BY id`).all<{
-    id: string;
-  }>();
-  return results.map((r) => r.id);
+  const rows = await selectRows<{ id: string }>(db, sql`SELECT id FROM permission_sets WHERE org_id = ${orgId} ORDER BY id`);
+  return rows.map((r) => r.id);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,13 +319,6 @@ export async function deleteServiceToken(
   return token ? { outcome: "invalid_state", token } : { outcome: "not_found" };
 }
 
-export interface ServiceTokenEdit {
-  name?: string;
-  inactivityDays?: number;
-  permissionSetIds?: string[];
-  /** Normalised (auth/cidr.ts); `[]` lifts the restriction. */
-  allowedCidrs?: string[];
-}
 
 export type EditResult = { outcome: "edited" | "unchanged"; token: ServiceTokenRecord } | { outcome: "not_found" };
 

@@ -5,8 +5,9 @@
  * lost or duplicated queue message never loses or doubles a delivery.
  */
 import { sql } from "drizzle-orm";
-import { atomically, statement, type Orm } from "./client";
+import { atomically, selectRows, statement, type Orm } from "./client";
 import { newId } from "./ids";
+import { tokenRecordColumns, type TokenRecord } from "./token-row";
 import { changes } from "./tokens";
 
 export interface WebhookEndpointRecord {
@@ -46,11 +47,11 @@ export async function createWebhookEndpoint(
 
 export async function listWebhookEndpoints(db: Orm, input: { orgId: string; afterId: string | null; take: number }): Promise<WebhookEndpointRecord[]> {
   const after = input.afterId === null ? sql`` : sql` AND id > ${input.afterId}`;
-  const { results } = await statement(
+  const rows = await selectRows<EndpointRow>(
     db,
     sql`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE org_id = ${input.orgId}${after} ORDER BY id LIMIT ${input.take}`,
-  ).all<EndpointRow>();
-  return results.map(toEndpoint);
+  );
+  return rows.map(toEndpoint);
 }
 
 export async function findWebhookEndpoint(db: Orm, orgId: string, id: string): Promise<WebhookEndpointRecord | null> {
@@ -81,13 +82,12 @@ export interface DeliveryRecord {
 /** An endpoint's deliveries, newest first (SPEC §10); `beforeId` is the cursor. */
 export async function listDeliveries(db: Orm, input: { endpointId: string; beforeId: string | null; take: number }): Promise<DeliveryRecord[]> {
   const before = input.beforeId === null ? sql`` : sql` AND id < ${input.beforeId}`;
-  const { results } = await statement(
+  return selectRows<DeliveryRecord>(
     db,
     sql`SELECT id, message_id AS messageId, type, status, attempts, last_status_code AS lastStatusCode,
           created_at AS createdAt, next_attempt_at AS nextAttemptAt
         FROM webhook_deliveries WHERE endpoint_id = ${input.endpointId}${before} ORDER BY id DESC LIMIT ${input.take}`,
-  ).all<DeliveryRecord>();
-  return results;
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -105,14 +105,13 @@ export interface OutboxEvent {
 
 /** Up to `limit` outbox entries with their activity events, oldest first. */
 export async function outboxEvents(db: Orm, limit: number): Promise<OutboxEvent[]> {
-  const { results } = await statement(
+  return selectRows<OutboxEvent>(
     db,
     sql`SELECT e.id, e.org_id AS orgId, e.occurred_at AS occurredAt, e.type, e.target_id AS targetId,
           e.target_name AS targetName, e.details
         FROM webhook_outbox o JOIN activity_events e ON e.id = o.event_id
         ORDER BY o.event_id LIMIT ${limit}`,
-  ).all<OutboxEvent>();
-  return results;
+  );
 }
 
 /** Outbox entries whose activity event is gone (pruned by retention): nothing left to send. */
@@ -126,36 +125,21 @@ export interface EndpointTarget {
 }
 
 export async function endpointsOfOrg(db: Orm, orgId: string): Promise<EndpointTarget[]> {
-  const { results } = await statement(db, sql`SELECT id, events FROM webhook_endpoints WHERE org_id = ${orgId}`).all<EndpointTarget>();
-  return results;
+  return selectRows<EndpointTarget>(db, sql`SELECT id, events FROM webhook_endpoints WHERE org_id = ${orgId}`);
 }
 
-export interface TokenFacts {
-  id: string;
-  kind: "user" | "service_user";
-  name: string;
-  hint: string;
-  userId: string | null;
-  expiresAt: number;
-  status: string;
-}
-
-const TOKEN_FACTS = sql.raw(
-  "id, kind, name, hint, user_id AS userId, expires_at AS expiresAt, status",
-);
-
-export async function tokenFacts(db: Orm, tokenId: string): Promise<TokenFacts | null> {
-  return statement(db, sql`SELECT ${TOKEN_FACTS} FROM api_tokens WHERE id = ${tokenId}`).first<TokenFacts>();
+/** The token an event names, as its row is now (whatever its status), for the payload's facts. */
+export async function tokenById(db: Orm, tokenId: string): Promise<TokenRecord | null> {
+  return statement(db, sql`SELECT ${tokenRecordColumns("t")} FROM api_tokens t WHERE t.id = ${tokenId}`).first<TokenRecord>();
 }
 
 /** The tokens a member status change ended: the member's tokens expired at that instant (db/members.ts). */
-export async function tokensEndedWithMember(db: Orm, orgId: string, userId: string, at: number): Promise<TokenFacts[]> {
-  const { results } = await statement(
+export async function tokensEndedWithMember(db: Orm, orgId: string, userId: string, at: number): Promise<TokenRecord[]> {
+  return selectRows<TokenRecord>(
     db,
-    sql`SELECT ${TOKEN_FACTS} FROM api_tokens
-        WHERE user_id = ${userId} AND org_id = ${orgId} AND status = 'expired' AND expired_at = ${at} ORDER BY id`,
-  ).all<TokenFacts>();
-  return results;
+    sql`SELECT ${tokenRecordColumns("t")} FROM api_tokens t
+        WHERE t.user_id = ${userId} AND t.org_id = ${orgId} AND t.status = 'expired' AND t.expired_at = ${at} ORDER BY t.id`,
+  );
 }
 
 export interface NewDelivery {
@@ -258,10 +242,10 @@ export async function recordAttempt(db: Orm, id: string, outcome: AttemptOutcome
 
 /** Pending deliveries due before `dueBefore` and not held by a consumer (the cron's backstop). */
 export async function overdueDeliveryIds(db: Orm, dueBefore: number, now: number, limit: number): Promise<string[]> {
-  const { results } = await statement(
+  const rows = await selectRows<{ id: string }>(
     db,
     sql`SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ${dueBefore}
           AND (lease_until IS NULL OR lease_until <= ${now}) ORDER BY next_attempt_at LIMIT ${limit}`,
-  ).all<{ id: string }>();
-  return results.map((r) => r.id);
+  );
+  return rows.map((r) => r.id);
 }

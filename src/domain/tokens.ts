@@ -11,7 +11,8 @@ export const SERVICE_TOKEN_LIMIT = 20;
 export const DAY_MS = 86_400_000;
 
 /** The stored states of a token row; "expired" is also what an active row past its deadline is. */
-export type StoredTokenStatus = "active" | "expired" | "revoked" | "deleted";
+export const TOKEN_STATUSES = ["active", "revoked", "expired", "deleted"] as const;
+export type StoredTokenStatus = (typeof TOKEN_STATUSES)[number];
 
 /**
  * A token works while its row is active and its inactivity deadline is still ahead: a row past

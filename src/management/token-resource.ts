@@ -4,7 +4,7 @@
  * `New…` schemas, used by the create and regenerate responses; lists and views never carry it.
  */
 import { z } from "@hono/zod-openapi";
-import type { ServiceTokenRecord, TokenRecord } from "../db/token-lifecycle";
+import type { ServiceTokenRecord, TokenRecord } from "../db/token-row";
 import { MAX_ALLOWED_CIDRS, normaliseCidr } from "../auth/cidr";
 import { DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS, effectiveStatus, SERVICE_TOKEN_INACTIVITY_DAYS } from "../domain/tokens";
 import { iso, NameSchema } from "./common";

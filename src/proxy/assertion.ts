@@ -15,6 +15,7 @@
 import { CompactSign, calculateJwkThumbprint, importJWK, type CryptoKey as JoseKey, type CompactJWSHeaderParameters, type JWK } from "jose";
 import type { Subject } from "../auth/subject";
 import type { AssertionMode } from "../config";
+import { promiseCache } from "../lib/promise-cache";
 import { identityHeaderPairs, type HeaderList } from "./headers";
 
 export const ASSERTION_LIFETIME_SECONDS = 60;
@@ -30,28 +31,21 @@ interface SigningKey {
   header: CompactJWSHeaderParameters;
 }
 
-const keys = new Map<string, Promise<SigningKey>>();
-
 function publicPart(jwk: JsonWebKey): JWK {
   return { kty: jwk.kty!, crv: jwk.crv!, x: jwk.x!, y: jwk.y! };
 }
 
-export function signingKey(privateJwk: JsonWebKey): Promise<SigningKey> {
-  const cacheKey = privateJwk.d!;
-  let entry = keys.get(cacheKey);
-  if (!entry) {
-    entry = (async () => {
-      const publicJwk = publicPart(privateJwk);
-      const kid = await calculateJwkThumbprint(publicJwk, "sha256");
-      const key = await importJWK({ ...(privateJwk as JWK), alg: "ES256" }, "ES256");
-      const header = Object.freeze({ alg: "ES256", typ: "JWT", kid });
-      return { key, kid, header, publicJwk: { ...publicJwk, kid, alg: "ES256", use: "sig" } };
-    })();
-    entry.catch(() => keys.delete(cacheKey));
-    keys.set(cacheKey, entry);
-  }
-  return entry;
-}
+/** The key of `privateJwk`, imported once per isolate. */
+export const signingKey = promiseCache(
+  (privateJwk: JsonWebKey) => privateJwk.d!,
+  async (privateJwk): Promise<SigningKey> => {
+    const publicJwk = publicPart(privateJwk);
+    const kid = await calculateJwkThumbprint(publicJwk, "sha256");
+    const key = await importJWK({ ...(privateJwk as JWK), alg: "ES256" }, "ES256");
+    const header = Object.freeze({ alg: "ES256", typ: "JWT", kid });
+    return { key, kid, header, publicJwk: { ...publicJwk, kid, alg: "ES256", use: "sig" } };
+  },
+);
 
 export interface AssertionOptions {
   issuer: string;

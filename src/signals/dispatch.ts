@@ -15,13 +15,13 @@ import {
   outboxEvents,
   overdueDeliveryIds,
   settleOutboxEntry,
-  tokenFacts,
+  tokenById,
   tokensEndedWithMember,
   type EndpointTarget,
   type NewDelivery,
   type OutboxEvent,
-  type TokenFacts,
 } from "../db/webhooks";
+import type { TokenRecord } from "../db/token-row";
 import type { WebhookMessage } from "../env";
 import { WEBHOOK_TYPE_OF_ACTIVITY, type WebhookData, type WebhookEventType, type WebhookPayload } from "./events";
 
@@ -54,7 +54,7 @@ const str = (value: unknown): string | null => (typeof value === "string" ? valu
 /** Events whose `data` carries the token's (new) idle deadline. */
 const WITH_DEADLINE = new Set<WebhookEventType>(["token.created", "token.regenerated", "token.rolled", "token.expired", "token.expiring"]);
 
-function tokenData(event: OutboxEvent, type: WebhookEventType, token: TokenFacts | null, details: Record<string, unknown>): WebhookData {
+function tokenData(event: OutboxEvent, type: WebhookEventType, token: TokenRecord | null, details: Record<string, unknown>): WebhookData {
   const kind = str(details["kind"]) ?? token?.kind ?? null;
   const data: WebhookData = {
     org_id: event.orgId,
@@ -89,7 +89,7 @@ async function messagesFor(db: Orm, event: OutboxEvent, type: WebhookEventType):
       },
     }));
   }
-  const token = event.targetId ? await tokenFacts(db, event.targetId) : null;
+  const token = event.targetId ? await tokenById(db, event.targetId) : null;
   return [{ id: event.id, payload: { type, timestamp, data: tokenData(event, type, token, details) } }];
 }
 

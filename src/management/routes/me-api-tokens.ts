@@ -9,10 +9,10 @@ import { requireSession } from "../../auth/middleware";
 import type { Subject } from "../../domain/subject";
 import { signedInWithin } from "../../auth/session";
 import { guard, orm } from "../../db/client";
-import { isActiveMember, listUserTokens, revokeToken, type TokenRecord } from "../../db/token-lifecycle";
+import { isActiveMember, listUserTokens, revokeToken } from "../../db/token-lifecycle";
 import { createUserToken } from "../../db/tokens";
 import { ApiError } from "../../errors";
-import { USER_TOKEN_INACTIVITY_DAYS, USER_TOKEN_LIMIT } from "../../domain/tokens";
+import { USER_TOKEN_LIMIT } from "../../domain/tokens";
 import { actorOf, BEARER_SECURITY, decodeCursor, errorResponses, IdParam, json, paginate, PaginationQuery, type ManagementApp } from "../common";
 import {
   CreateUserApiTokenBody,
@@ -129,28 +129,9 @@ export function registerMeApiTokens(app: ManagementApp): void {
         `You already have ${USER_TOKEN_LIMIT} active API tokens in this organization; revoke one before generating another.`,
       );
     }
-    const token: TokenRecord = {
-      id: created.id,
-      orgId: subject.orgId,
-      kind: "user",
-      userId: subject.id,
-      serviceUserId: null,
-      name,
-      hint: created.hint,
-      status: "active",
-      inactivityDays: USER_TOKEN_INACTIVITY_DAYS,
-      createdAt: created.createdAt,
-      updatedAt: created.createdAt,
-      lastUsedAt: null,
-      lastActiveAt: created.createdAt,
-      expiresAt: created.expiresAt,
-      revokedAt: null,
-      expiredAt: null,
-      deletedAt: null,
-    };
     // The secret is in this body only (SPEC §1); never cache it.
     c.header("Cache-Control", "no-store");
-    return c.json({ ...userApiTokenResource(token, now), token: created.secret }, 201);
+    return c.json({ ...userApiTokenResource(created, now), token: created.secret }, 201);
   });
 
   app.openapi(revokeRoute, async (c) => {

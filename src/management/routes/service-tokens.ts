@@ -19,8 +19,8 @@ import {
   revokeToken,
   rollServiceToken,
   unknownPermissionSetIds,
-  type ServiceTokenRecord,
 } from "../../db/token-lifecycle";
+import type { ServiceTokenRecord } from "../../db/token-row";
 import { createServiceToken } from "../../db/tokens";
 import { PERMISSION } from "../../domain/permissions";
 import { ApiError } from "../../errors";
@@ -228,32 +228,9 @@ export function registerServiceTokens(app: ManagementApp): void {
         `This organization already has ${SERVICE_TOKEN_LIMIT} active service user API tokens; revoke one before creating another.`,
       );
     }
-    const token: ServiceTokenRecord = {
-      id: created.id,
-      orgId: subject.orgId,
-      kind: "service_user",
-      userId: null,
-      serviceUserId: created.serviceUserId,
-      serviceUserName: body.name,
-      permissionSetIds: [...permissionSetIds].sort(),
-      name: body.name,
-      hint: created.hint,
-      status: "active",
-      inactivityDays,
-      createdAt: created.createdAt,
-      updatedAt: created.createdAt,
-      lastUsedAt: null,
-      lastActiveAt: created.createdAt,
-      expiresAt: created.expiresAt,
-      revokedAt: null,
-      expiredAt: null,
-      deletedAt: null,
-      allowedCidrs,
-      previousExpiresAt: null,
-    };
     // The secret is in this body only (SPEC §1); never cache it.
     c.header("Cache-Control", "no-store");
-    return c.json({ ...serviceTokenResource(token, now), token: created.secret }, 201);
+    return c.json({ ...serviceTokenResource(created, now), token: created.secret }, 201);
   });
 
   app.openapi(getRoute, async (c) => {
