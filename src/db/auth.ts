@@ -18,21 +18,13 @@ import { DAY_MS } from "../domain/tokens";
 import { FIRST_USE_EVENT_SQL } from "./activity";
 import { newId } from "./ids";
 import type { UserRow } from "./schema";
+import { groupsOf, permissionsOf, sitesOf } from "./subject-copy";
 import { sortedList, type ResolvedToken, type StoredSubjectLists, type SubjectLists } from "./token-row";
 
 export const LAST_USE_WRITE_INTERVAL_MS = 60_000;
 
 /** The proxy's view of a token row; declared with the row's other views in token-row.ts. */
 export type { ResolvedToken };
-
-const PERMISSIONS_OF = (subject: string) => `(
-  SELECT json_group_array(DISTINCT j.value) FROM permission_sets ps, json_each(ps.permissions) j
-  WHERE ps.id IN (
-    SELECT permission_set_id FROM user_permission_sets WHERE user_id = ${subject}
-    UNION ALL
-    SELECT permission_set_id FROM service_user_permission_sets WHERE service_user_id = ${subject}
-  )
-)`;
 
 export const RESOLVE_TOKEN_SQL = `
 SELECT id AS token_id, org_id, kind, status, name AS token_name, inactivity_days, expires_at,
@@ -91,9 +83,7 @@ export type SessionUserRow = SessionUserFields & SubjectLists;
 
 const SESSION_USER_SQL = `
 SELECT u.id, u.org_id AS orgId, u.name, u.status,
-  ${PERMISSIONS_OF("u.id")} AS permissions,
-  (SELECT json_group_array(group_id) FROM user_groups WHERE user_id = u.id) AS groups,
-  (SELECT json_group_array(site_id) FROM user_sites WHERE user_id = u.id) AS sites
+  ${permissionsOf("u.id")} AS permissions, ${groupsOf("u.id")} AS groups, ${sitesOf("u.id")} AS sites
 FROM users u WHERE u.id = ?1 AND u.org_id = ?2`;
 
 /** The member a session JWT names, with live permissions, groups and sites. */

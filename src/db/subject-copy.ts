@@ -12,17 +12,32 @@ export const SUBJECT_VIEW = "token_subjects_live";
 /** The copied columns, in the order the triggers write them. */
 export const SUBJECT_COLUMNS = ["subject_name", "subject_status", "subject_permissions", "subject_groups", "subject_sites"] as const;
 
+/**
+ * A subject's permissions (SPEC §4): the distinct permissions of every permission set assigned
+ * to `subject` (a user or service user id expression), as a JSON array. The view below and the
+ * session read of db/auth.ts both ask this, so there is one definition of what a subject may do.
+ */
+export function permissionsOf(subject: string): string {
+  return `(SELECT json_group_array(DISTINCT j.value) FROM permission_sets ps, json_each(ps.permissions) j
+   WHERE ps.id IN (
+     SELECT permission_set_id FROM user_permission_sets WHERE user_id = ${subject}
+     UNION ALL
+     SELECT permission_set_id FROM service_user_permission_sets WHERE service_user_id = ${subject}))`;
+}
+
+/** A member's group ids as a JSON array (service users have none). */
+export const groupsOf = (user: string) => `(SELECT json_group_array(group_id) FROM user_groups WHERE user_id = ${user})`;
+
+/** A member's site ids as a JSON array (service users have none). */
+export const sitesOf = (user: string) => `(SELECT json_group_array(site_id) FROM user_sites WHERE user_id = ${user})`;
+
 /** The view's SELECT: one row per token, the subject's current name, status, permissions, groups and sites. */
 export const SUBJECT_VIEW_QUERY = `SELECT t.id AS token_id,
   COALESCE(u.name, s.name) AS subject_name,
   u.status AS subject_status,
-  (SELECT json_group_array(DISTINCT j.value) FROM permission_sets ps, json_each(ps.permissions) j
-   WHERE ps.id IN (
-     SELECT permission_set_id FROM user_permission_sets WHERE user_id = COALESCE(t.user_id, t.service_user_id)
-     UNION ALL
-     SELECT permission_set_id FROM service_user_permission_sets WHERE service_user_id = COALESCE(t.user_id, t.service_user_id))) AS subject_permissions,
-  (SELECT json_group_array(group_id) FROM user_groups WHERE user_id = t.user_id) AS subject_groups,
-  (SELECT json_group_array(site_id) FROM user_sites WHERE user_id = t.user_id) AS subject_sites
+  ${permissionsOf("COALESCE(t.user_id, t.service_user_id)")} AS subject_permissions,
+  ${groupsOf("t.user_id")} AS subject_groups,
+  ${sitesOf("t.user_id")} AS subject_sites
 FROM api_tokens t
 LEFT JOIN users u ON u.id = t.user_id
 LEFT JOIN service_users s ON s.id = t.service_user_id`;

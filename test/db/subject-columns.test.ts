@@ -10,23 +10,18 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { RESOLVE_TOKEN_SQL } from "../../src/db/auth";
 import { newId } from "../../src/db/ids";
+import { SUBJECT_VIEW } from "../../src/db/subject-copy";
 
-/** What the proxy read before migration 0004: the subject evaluated from the normalized tables. */
+/**
+ * The subject evaluated live from the normalized tables: the view of migration 0004, whose query
+ * (src/db/subject-copy.ts) is the one definition of a subject's name, status, permissions,
+ * groups and sites.
+ */
 const LIVE_SQL = `
-SELECT t.id AS token_id,
-  COALESCE(u.name, s.name) AS subject_name,
-  u.status AS user_status,
-  (SELECT json_group_array(DISTINCT j.value) FROM permission_sets ps, json_each(ps.permissions) j
-   WHERE ps.id IN (
-     SELECT permission_set_id FROM user_permission_sets WHERE user_id = COALESCE(t.user_id, t.service_user_id)
-     UNION ALL
-     SELECT permission_set_id FROM service_user_permission_sets WHERE service_user_id = COALESCE(t.user_id, t.service_user_id))) AS permissions,
-  (SELECT json_group_array(group_id) FROM user_groups WHERE user_id = t.user_id) AS groups,
-  (SELECT json_group_array(site_id) FROM user_sites WHERE user_id = t.user_id) AS sites
-FROM api_tokens t
-LEFT JOIN users u ON u.id = t.user_id
-LEFT JOIN service_users s ON s.id = t.service_user_id
-WHERE t.org_id = ?1 ORDER BY t.id`;
+SELECT v.token_id, v.subject_name, v.subject_status AS user_status, v.subject_permissions AS permissions,
+  v.subject_groups AS groups, v.subject_sites AS sites
+FROM ${SUBJECT_VIEW} v JOIN api_tokens t ON t.id = v.token_id
+WHERE t.org_id = ?1 ORDER BY v.token_id`;
 
 /** The copy on the row, read with the proxy's own statement's columns. */
 const COPY_SQL = `
