@@ -7,4 +7,4 @@ export * from "./groups";
 export * from "./members";
 export * from "./permission-sets";
 export * from "./sites";
-export { emailInUse, type Page, type Slice } from "./rules";
+export type { Page, Slice, WriteSource } from "./rules";
