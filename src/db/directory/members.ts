@@ -265,33 +265,35 @@ export async function updateMember(
     replaced[field] = next[field];
     listStatements.push(db.delete(table).where(and(eq(userColumn, current.id), applies)));
   }
+  // Built before the status change's event, so its id (time-ordered) comes first in the log.
+  const updated =
+    Object.keys(details).length > 0
+      ? [
+          activityInsertWhen(applies, {
+            orgId,
+            type: "user.updated",
+            actor: input.actor,
+            target: { type: "user", id: current.id, name: next.name },
+            details: { ...details, ...sourceDetails(input.source) },
+            at: now,
+          }),
+        ]
+      : [];
   const status = await planMemberStatus(
     db,
     { orgId, userId: current.id, status: next.status, actor: input.actor, now },
     { known: { id: current.id, name: next.name, status: current.status }, when: applies },
   );
-  const edited = Object.keys(details).length > 0;
-  if (!edited && status.statements.length === 0) return { ok: true, member: current, endedTokenIds: [] };
+  if (updated.length === 0 && status.statements.length === 0) return { ok: true, member: current, endedTokenIds: [] };
 
   const statements: BatchItem[] = [
     // First, and in every write: its changed-row count tells whether the condition held.
     db.update(users).set({ ...fields, updatedAt: now }).where(and(eq(users.id, current.id), eq(users.orgId, orgId), applies)),
     ...listStatements,
     ...assignStatements(orgId, current.id, replaced, applies),
+    ...updated,
+    ...status.statements,
   ];
-  if (edited) {
-    statements.push(
-      activityInsertWhen(applies, {
-        orgId,
-        type: "user.updated",
-        actor: input.actor,
-        target: { type: "user", id: current.id, name: next.name },
-        details: { ...details, ...sourceDetails(input.source) },
-        at: now,
-      }),
-    );
-  }
-  statements.push(...status.statements);
   let results: D1Result[];
   try {
     results = await atomically(db, statements);
