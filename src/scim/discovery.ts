@@ -77,7 +77,10 @@ const SCHEMAS = [
     name: "Group",
     description: "A group of members; the proxy forwards group ids with each request of a member's token.",
     attributes: [
-      attr("displayName", "The group's name, at most 100 characters; unique on creation (case-insensitive).", { required: true }),
+      attr("displayName", "The group's name, at most 100 characters; unique in the organization (case-insensitive).", {
+        required: true,
+        uniqueness: "server",
+      }),
       attr("members", "Members of the group (users of this organization).", {
         type: "complex",
         multiValued: true,

@@ -1,11 +1,15 @@
 /**
  * Rules every part of the directory (members, groups, sites, permission sets) asks, for both of
  * its callers (the management API and SCIM), so they cannot drift: paging, id lists bound as
- * JSON, ids unknown to the org, the unique-index conflict, one live member per email, SCIM's
- * group displayName uniqueness, and what an event says about who wrote.
+ * JSON, ids unknown to the org, the unique-index conflict, one live member per email, one group
+ * per name, and what an event says about who wrote.
  *
- * Email uniqueness (`emailTaken`) is an SQL condition, so a write carries it in its own
- * statements and it is decided when the batch runs, never by a read before it.
+ * The two uniqueness rules are SQL conditions, so a write carries them in its own statements and
+ * they are decided when the batch runs, never by a read before it:
+ * - email: one live member per email per org, case-insensitively (`emailTaken`);
+ * - group name: one group per name per org, case-insensitively (`groupNameTaken`), for the
+ *   management API (SPEC §4, 409 `conflict`) and SCIM (RFC 7643 §4.2, identity providers link
+ *   groups by displayName) alike. Sites have no name rule.
  */
 import { and, asc, eq, gt, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { SQLiteSelect } from "drizzle-orm/sqlite-core";
@@ -39,13 +43,11 @@ export function emailTaken(orgId: string, email: string, exceptId: string | null
     AND (${exceptId} IS NULL OR o.id <> ${exceptId}))`;
 }
 
-/**
- * A group of the org already has this name, compared case-insensitively. SCIM requires it
- * (identity providers link groups by displayName, RFC 7643 §4.2); the management API (SPEC §4)
- * does not, and keeps accepting duplicate names.
- */
-export function groupNameTaken(orgId: string, name: string): SQL {
-  return sql`EXISTS (SELECT 1 FROM groups WHERE org_id = ${orgId} AND lower(name) = lower(${name}))`;
+/** Another group of the org already has this name, compared case-insensitively (see the header). */
+export function groupNameTaken(orgId: string, name: string, exceptId: string | null): SQL {
+  return sql`EXISTS (
+  SELECT 1 FROM groups o WHERE o.org_id = ${orgId} AND lower(o.name) = lower(${name})
+    AND (${exceptId} IS NULL OR o.id <> ${exceptId}))`;
 }
 
 /** Who wrote, when the log should tell: SCIM's events say `source: "scim"`; the management API's carry no source. */
