@@ -2,11 +2,13 @@
  * Membership status changes (SPEC §1): deactivating or removing a member ends all of that
  * member's tokens in the org for good, in the same D1 batch as the status change, so no
  * interleaving can leave an inactive member with a live token. Reactivation restores the
- * membership only; ended tokens stay expired. The directory API and SCIM both come through
- * here: one code path for deprovisioning.
+ * membership only; ended tokens stay expired. One code path for deprovisioning, whoever asks:
+ * `updateMember` (db/directory/members.ts: PATCH /users/{id}, SCIM PUT and PATCH `active`) puts
+ * the planned statements in its own batch; `setMemberStatus` runs them alone (DELETE /users/{id},
+ * SCIM DELETE).
  */
-import { and, eq, sql } from "drizzle-orm";
-import { activityInsert, type Actor } from "./activity";
+import { and, eq, sql, type SQL } from "drizzle-orm";
+import { activityInsertWhen, type Actor } from "./activity";
 import { atomically, type BatchItem, type Orm } from "./client";
 import { apiTokens, userGroups, userPermissionSets, users, userSites } from "./schema";
 import { changes } from "./tokens";
@@ -38,19 +40,25 @@ export interface StatusChangePlan extends StatusChangeResult {
 }
 
 /** Ends every active token of `userId` (no event per token: the one member event says why). */
-function endTokens(db: Orm, orgId: string, userId: string, now: number) {
+function endTokens(db: Orm, orgId: string, userId: string, now: number, when: SQL | undefined) {
   return db
     .update(apiTokens)
     .set({ status: "expired", expiredAt: now, updatedAt: now })
-    .where(and(eq(apiTokens.orgId, orgId), eq(apiTokens.userId, userId), eq(apiTokens.status, "active")));
+    .where(and(eq(apiTokens.orgId, orgId), eq(apiTokens.userId, userId), eq(apiTokens.status, "active"), when));
 }
 
-export async function planMemberStatus(
-  db: Orm,
-  input: StatusChangeInput,
+export interface StatusChangeOptions {
   /** The member as the caller already read it (skips a read). */
-  known?: { id: string; name: string; status: "active" | "deactivated" },
-): Promise<StatusChangePlan> {
+  known?: { id: string; name: string; status: "active" | "deactivated" };
+  /**
+   * A condition every planned statement carries, so the change applies only with the caller's
+   * other statements of the same batch (updateMember: the member still live, the email still free).
+   */
+  when?: SQL;
+}
+
+export async function planMemberStatus(db: Orm, input: StatusChangeInput, options: StatusChangeOptions = {}): Promise<StatusChangePlan> {
+  const { known, when } = options;
   const now = input.now ?? Date.now();
   const member =
     known ??
@@ -72,19 +80,19 @@ export async function planMemberStatus(
     db
       .update(users)
       .set({ status: input.status, updatedAt: now })
-      .where(and(eq(users.id, input.userId), eq(users.orgId, input.orgId), sql`${users.status} <> 'removed'`)),
+      .where(and(eq(users.id, input.userId), eq(users.orgId, input.orgId), sql`${users.status} <> 'removed'`, when)),
   ];
-  if (ending) statements.push(endTokens(db, input.orgId, input.userId, now));
+  if (ending) statements.push(endTokens(db, input.orgId, input.userId, now, when));
   // A removed member holds nothing: the row stays only so the activity log keeps their name.
   if (input.status === "removed") {
     statements.push(
-      db.delete(userPermissionSets).where(eq(userPermissionSets.userId, input.userId)),
-      db.delete(userGroups).where(eq(userGroups.userId, input.userId)),
-      db.delete(userSites).where(eq(userSites.userId, input.userId)),
+      db.delete(userPermissionSets).where(and(eq(userPermissionSets.userId, input.userId), when)),
+      db.delete(userGroups).where(and(eq(userGroups.userId, input.userId), when)),
+      db.delete(userSites).where(and(eq(userSites.userId, input.userId), when)),
     );
   }
   statements.push(
-    activityInsert(db, {
+    activityInsertWhen(when ?? sql`1`, {
       orgId: input.orgId,
       type,
       actor: input.actor,

@@ -1,7 +1,9 @@
 /**
  * What the directory routes share (SPEC §4): the resource schemas (the same zod schemas validate
  * requests and generate the OpenAPI document), serializers from db records to the contract's
- * field names, and the mapping of data-layer results to API errors.
+ * field names, and the mapping of data-layer results to API errors. The rules themselves (one
+ * live member per email, one group per name) are decided by the directory layer (db/directory,
+ * rules.ts); the routes only document and report them.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { invalidateCached } from "../auth/cache";
@@ -10,9 +12,11 @@ import {
   createInCollection,
   deleteFromCollection,
   findInCollection,
+  hasUniqueNames,
   listCollection,
-  renameInCollection,
+  updateInCollection,
   type Collection,
+  type CollectionWriteResult,
   type Member,
   type UnknownRefs,
 } from "../db/directory";
@@ -161,7 +165,7 @@ export function unknownRefsError(unknown: UnknownRefs): ApiError {
 export { pageAfter, read, write };
 
 // ---------------------------------------------------------------------------------------------
-// Groups and sites share one shape ({id, name}) and one set of routes.
+// Groups and sites share one shape ({id, name}) and one set of routes; group names are unique.
 
 export interface CollectionSpec {
   kind: Collection;
@@ -175,7 +179,20 @@ export interface CollectionSpec {
   example: { id: string; name: string };
 }
 
+function unwrapCollection(spec: CollectionSpec, result: CollectionWriteResult, name: string | undefined) {
+  if (result.ok) return result.item;
+  if (result.reason === "not_found") throw notFound(spec.noun);
+  if (result.reason === "conflict") {
+    throw new ApiError("conflict", `Another ${spec.noun} of this organization is already named ${JSON.stringify(name)} (names are compared ignoring letter case).`);
+  }
+  // The API sends no members; only SCIM can name unknown ones.
+  throw new ApiError("invalid_request", `Invalid request: these members are not in this organization: ${result.unknown.map(shownId).join(", ")}.`);
+}
+
 export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpec): void {
+  const unique = hasUniqueNames(spec.kind);
+  const nameRule = `Names are unique among the organization's ${spec.noun}s, compared ignoring letter case: a name another ${spec.noun} has is 409 \`conflict\`.`;
+  const conflict = unique ? [409] : [];
   const Item = z
     .object({ id: z.string().openapi({ example: spec.example.id }), name: z.string().openapi({ example: spec.example.name }) })
     .openapi(spec.schemaName);
@@ -203,9 +220,10 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
     operationId: `create${spec.schemaName}`,
     tags,
     summary: `Create a ${spec.noun}`,
+    ...(unique ? { description: nameRule } : {}),
     security: BEARER_SECURITY,
     request: { body: { required: true, content: json(CreateBody) } },
-    responses: { 201: { description: `The new ${spec.noun}`, content: item }, ...errorResponses(400, 413, 415) },
+    responses: { 201: { description: `The new ${spec.noun}`, content: item }, ...errorResponses(400, ...conflict, 413, 415) },
   });
   const get = createRoute({
     method: "get",
@@ -223,9 +241,10 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
     operationId: `update${spec.schemaName}`,
     tags,
     summary: `Rename a ${spec.noun}`,
+    ...(unique ? { description: `${nameRule} Its own name in another letter case is allowed.` } : {}),
     security: BEARER_SECURITY,
     request: { params: IdParam, body: { required: true, content: json(UpdateBody) } },
-    responses: { 200: { description: `The ${spec.noun} after the change`, content: item }, ...errorResponses(400, 404, 413, 415) },
+    responses: { 200: { description: `The ${spec.noun} after the change`, content: item }, ...errorResponses(400, 404, ...conflict, 413, 415) },
   });
   const remove = createRoute({
     method: "delete",
@@ -253,8 +272,8 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
   app.openapi(create, async (c) => {
     const subject = c.get("subject");
     const { name } = c.req.valid("json");
-    const created = await write(c, () => createInCollection(orm(c.env.DB), spec.kind, { orgId: subject.orgId, name, actor: actorOf(subject) }));
-    return c.json(created, 201);
+    const result = await write(c, () => createInCollection(orm(c.env.DB), spec.kind, { orgId: subject.orgId, name, actor: actorOf(subject) }));
+    return c.json(unwrapCollection(spec, result, name), 201);
   });
 
   app.openapi(get, async (c) => {
@@ -269,13 +288,8 @@ export function registerCollectionRoutes(app: ManagementApp, spec: CollectionSpe
     const subject = c.get("subject");
     const { id } = c.req.valid("param");
     const { name } = c.req.valid("json");
-    const db = orm(c.env.DB);
-    const updated =
-      name === undefined
-        ? await read(c, () => findInCollection(db, spec.kind, subject.orgId, id))
-        : await write(c, () => renameInCollection(db, spec.kind, { orgId: subject.orgId, id, name, actor: actorOf(subject) }));
-    if (!updated) throw notFound(spec.noun);
-    return c.json(updated, 200);
+    const result = await write(c, () => updateInCollection(orm(c.env.DB), spec.kind, { orgId: subject.orgId, id, name, actor: actorOf(subject) }));
+    return c.json(unwrapCollection(spec, result, name), 200);
   });
 
   app.openapi(remove, async (c) => {

@@ -77,7 +77,10 @@ const SCHEMAS = [
     name: "Group",
     description: "A group of members; the proxy forwards group ids with each request of a member's token.",
     attributes: [
-      attr("displayName", "The group's name, at most 100 characters; unique on creation (case-insensitive).", { required: true }),
+      attr("displayName", "The group's name, at most 100 characters; unique in the organization (case-insensitive).", {
+        required: true,
+        uniqueness: "server",
+      }),
       attr("members", "Members of the group (users of this organization).", {
         type: "complex",
         multiValued: true,
@@ -136,28 +139,23 @@ function refuseFilter(c: ScimContext): void {
   if (c.req.query("filter") !== undefined) throw scimError("forbidden", "Discovery endpoints do not support filtering.");
 }
 
+/** A fixed catalogue served as a list (no filter, no paging) and by id (RFC 7644 §4). */
+function serveCatalogue<T extends { id: string }>(app: ApiApp, path: string, noun: string, items: T[], resource: (item: T, base: string) => object): void {
+  app.get(`/scim/v2/${path}`, (c) => {
+    refuseFilter(c);
+    const base = scimBase(c);
+    return scimJson(listResponse(items.map((item) => resource(item, base)), items.length, 1));
+  });
+  app.get(`/scim/v2/${path}/:id`, (c) => {
+    const item = items.find((i) => i.id === c.req.param("id"));
+    if (!item) throw scimError("not_found", `${noun} ${JSON.stringify(c.req.param("id"))} not found.`);
+    return scimJson(resource(item, scimBase(c)));
+  });
+}
+
 export function registerScimDiscovery(app: ApiApp): void {
   app.get("/scim/v2/ServiceProviderConfig", (c) => scimJson(serviceProviderConfig(c)));
 
-  app.get("/scim/v2/ResourceTypes", (c) => {
-    refuseFilter(c);
-    const base = scimBase(c);
-    return scimJson(listResponse(RESOURCE_TYPES.map((t) => resourceTypeResource(t, base)), RESOURCE_TYPES.length, 1));
-  });
-  app.get("/scim/v2/ResourceTypes/:id", (c) => {
-    const type = RESOURCE_TYPES.find((t) => t.id === c.req.param("id"));
-    if (!type) throw scimError("not_found", `ResourceType ${JSON.stringify(c.req.param("id"))} not found.`);
-    return scimJson(resourceTypeResource(type, scimBase(c)));
-  });
-
-  app.get("/scim/v2/Schemas", (c) => {
-    refuseFilter(c);
-    const base = scimBase(c);
-    return scimJson(listResponse(SCHEMAS.map((s) => schemaResource(s, base)), SCHEMAS.length, 1));
-  });
-  app.get("/scim/v2/Schemas/:id", (c) => {
-    const schema = SCHEMAS.find((s) => s.id === c.req.param("id"));
-    if (!schema) throw scimError("not_found", `Schema ${JSON.stringify(c.req.param("id"))} not found.`);
-    return scimJson(schemaResource(schema, scimBase(c)));
-  });
+  serveCatalogue(app, "ResourceTypes", "ResourceType", RESOURCE_TYPES, resourceTypeResource);
+  serveCatalogue(app, "Schemas", "Schema", SCHEMAS, schemaResource);
 }

@@ -3,15 +3,20 @@
  * members (`user_groups`). Members are users of this organization; an unknown member id (or
  * another organization's) is 400 invalidValue. Membership changes apply to the members' user
  * tokens on their next request (the proxy forwards group ids, SPEC §3.4).
+ *
+ * This file only translates: POST, PUT/PATCH and DELETE become the directory's group writes
+ * (db/directory/collections.ts), the ones the management API's /groups makes, so the name rule
+ * is the same for both: displayName is unique in the organization, ignoring letter case (409
+ * uniqueness), on create and on rename.
  */
 import { invalidateCached } from "../auth/cache";
 import {
-  createScimGroup,
-  deleteScimGroup,
+  createInCollection,
+  deleteFromCollection,
   findScimGroup,
   listScimGroups,
-  unknownMemberIds,
-  updateScimGroup,
+  updateInCollection,
+  type CollectionWriteResult,
   type ScimGroupRecord,
 } from "../db/directory";
 import { actorOf } from "../http/actor";
@@ -44,17 +49,19 @@ function memberIdsFrom(value: unknown): string[] {
   return [...new Set(ids)];
 }
 
-async function checkMembers(c: ScimContext, ids: string[]): Promise<void> {
-  const unknown = await read(c, () => unknownMemberIds(db(c), c.get("subject").orgId, ids));
-  if (unknown.length > 0) {
-    throw scimError("invalid_request", `Unknown user(s) in members: ${unknown.slice(0, 10).join(", ")}${unknown.length > 10 ? ", …" : ""}.`, "invalidValue");
-  }
-}
-
 async function loadGroup(c: ScimContext, id: string, withMembers = true): Promise<ScimGroupRecord> {
   const group = await read(c, () => findScimGroup(db(c), c.get("subject").orgId, id, withMembers));
   if (!group) throw notFound("Group", id);
   return group;
+}
+
+/** The group as stored after a write, or the SCIM error its result calls for. */
+async function written(c: ScimContext, result: CollectionWriteResult, name: string, id = ""): Promise<ScimGroupRecord> {
+  if (result.ok) return loadGroup(c, result.item.id);
+  if (result.reason === "conflict") throw scimError("conflict", `A group named ${JSON.stringify(name)} already exists.`, "uniqueness");
+  if (result.reason === "not_found") throw notFound("Group", id);
+  const { unknown } = result;
+  throw scimError("invalid_request", `Unknown user(s) in members: ${unknown.slice(0, 10).join(", ")}${unknown.length > 10 ? ", …" : ""}.`, "invalidValue");
 }
 
 /** Renames and sets the members to `memberIds`; returns the group as stored afterwards. */
@@ -64,13 +71,11 @@ async function applyGroup(c: ScimContext, current: ScimGroupRecord, name: string
   const after = new Set(memberIds);
   const add = memberIds.filter((id) => !before.has(id));
   const remove = [...before].filter((id) => !after.has(id));
-  await checkMembers(c, add);
-  const found = await write(c, () =>
-    updateScimGroup(db(c), { orgId: subject.orgId, current, name, add, remove, actor: actorOf(subject), now: Date.now() }),
+  const result = await write(c, () =>
+    updateInCollection(db(c), "group", { orgId: subject.orgId, id: current.id, name, add, remove, source: "scim", actor: actorOf(subject) }),
   );
-  if (!found) throw notFound("Group", current.id);
-  if (add.length + remove.length > 0) invalidateCached({ subjectIds: [...add, ...remove] });
-  return loadGroup(c, current.id);
+  if (result.ok && add.length + remove.length > 0) invalidateCached({ subjectIds: [...add, ...remove] });
+  return written(c, result, name, current.id);
 }
 
 function render(c: ScimContext, group: ScimGroupRecord) {
@@ -93,11 +98,11 @@ export function registerScimGroups(app: ApiApp): void {
     const body = await readObject(c);
     const name = displayNameFrom(body["displayName"]);
     const memberIds = memberIdsFrom(body["members"]);
-    await checkMembers(c, memberIds);
-    const created = await write(c, () => createScimGroup(db(c), { orgId: subject.orgId, name, memberIds, actor: actorOf(subject), now: Date.now() }));
-    if (!created) throw scimError("conflict", `A group named ${JSON.stringify(name)} already exists.`, "uniqueness");
-    invalidateCached({ subjectIds: memberIds });
-    const resource = render(c, created);
+    const result = await write(c, () =>
+      createInCollection(db(c), "group", { orgId: subject.orgId, name, memberIds, source: "scim", actor: actorOf(subject) }),
+    );
+    if (result.ok) invalidateCached({ subjectIds: memberIds });
+    const resource = render(c, await written(c, result, name));
     return scimJson(resource, 201, { location: resource.meta.location });
   });
 
@@ -123,10 +128,11 @@ export function registerScimGroups(app: ApiApp): void {
 
   app.delete("/scim/v2/Groups/:id", async (c) => {
     const subject = c.get("subject");
-    const current = await loadGroup(c, c.req.param("id"));
-    const deleted = await write(c, () => deleteScimGroup(db(c), { orgId: subject.orgId, current, actor: actorOf(subject), now: Date.now() }));
-    if (!deleted) throw notFound("Group", current.id);
-    invalidateCached({ subjectIds: (current.members ?? []).map((m) => m.id) });
+    const id = c.req.param("id");
+    const deleted = await write(c, () => deleteFromCollection(db(c), "group", { orgId: subject.orgId, id, source: "scim", actor: actorOf(subject) }));
+    if (!deleted) throw notFound("Group", id);
+    // As for the management API's delete: every member's resolved groups change.
+    invalidateCached({ orgId: subject.orgId });
     return c.body(null, 204);
   });
 }

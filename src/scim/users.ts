@@ -3,21 +3,16 @@
  * member's email (unique per org, case-insensitively); displayName / name.formatted is the
  * member's name; `active` is the membership status. Service users never appear here.
  *
- * Deprovisioning — `active: false` by PATCH or PUT, or DELETE — goes through setMemberStatus,
- * the same code path as the directory API: the member's tokens end in the same D1 batch as the
- * status change, and reactivation does not revive them (SPEC §1).
+ * This file only translates: a POST becomes `createMember`, a PUT or PATCH one `updateMember`
+ * (name, email and status together, one D1 batch), a DELETE `setMemberStatus(removed)` — the
+ * writes the management API's /users makes. So deprovisioning is the directory's one path: the
+ * member's tokens end in the batch that deactivates or removes them, and reactivation does not
+ * revive them (SPEC §1).
  */
 import { z } from "@hono/zod-openapi";
 import { invalidateCached } from "../auth/cache";
-import {
-  createScimMember,
-  emailInUse,
-  findScimMember,
-  listScimMembers,
-  updateScimMemberProfile,
-  type ScimMemberRecord,
-} from "../db/directory";
-import { setMemberStatus, type MemberStatusChange } from "../db/members";
+import { createMember, findScimMember, listScimMembers, updateMember, type MemberWriteResult, type ScimMemberRecord } from "../db/directory";
+import { setMemberStatus } from "../db/members";
 import { actorOf } from "../http/actor";
 import type { ApiApp } from "../http/router";
 import { notFound, scimError } from "./errors";
@@ -97,31 +92,32 @@ async function loadMember(c: ScimContext, id: string): Promise<ScimMemberRecord>
   return member;
 }
 
-async function changeStatus(c: ScimContext, member: ScimMemberRecord, status: MemberStatusChange): Promise<void> {
-  const subject = c.get("subject");
-  const result = await write(c, () => setMemberStatus(db(c), { orgId: subject.orgId, userId: member.id, status, actor: actorOf(subject) }));
-  if (!result.found) throw notFound("User", member.id);
-  invalidateCached({ tokenIds: result.endedTokenIds, subjectIds: [member.id] });
+/** The member as stored after a write, or the SCIM error its result calls for (`id`: the member an update was for). */
+async function written(c: ScimContext, result: MemberWriteResult, email: string, id = ""): Promise<ScimMemberRecord> {
+  if (result.ok) {
+    invalidateCached({ tokenIds: result.endedTokenIds, subjectIds: [result.member.id] });
+    return loadMember(c, result.member.id);
+  }
+  if (result.reason === "conflict") throw scimError("conflict", `Another member already has the userName ${JSON.stringify(email)}.`, "uniqueness");
+  if (result.reason === "not_found") throw notFound("User", id);
+  // SCIM sends no permission sets, groups or sites with a member.
+  throw scimError("invalid_request", "The member refers to ids that are not in this organization.", "invalidValue");
 }
 
-/** Writes the difference between `current` and `next`; returns the member as stored afterwards. */
+/** Writes the difference between `current` and `next` in one batch; returns the member as stored afterwards. */
 async function applyMember(c: ScimContext, current: ScimMemberRecord, next: DesiredMember): Promise<ScimMemberRecord> {
   const subject = c.get("subject");
-  const database = db(c);
-  // A 409 must leave everything untouched, so uniqueness is checked before the status changes.
-  if (next.email !== current.email && (await read(c, () => emailInUse(database, subject.orgId, next.email, current.id)))) {
-    throw scimError("conflict", `Another member already has the userName ${JSON.stringify(next.email)}.`, "uniqueness");
-  }
-  if (next.active !== undefined && next.active !== (current.status === "active")) {
-    await changeStatus(c, current, next.active ? "active" : "deactivated");
-  }
-  const outcome = await write(c, () =>
-    updateScimMemberProfile(database, { orgId: subject.orgId, current, name: next.name, email: next.email, actor: actorOf(subject), now: Date.now() }),
+  const status = next.active === undefined ? undefined : next.active ? "active" : "deactivated";
+  const result = await write(c, () =>
+    updateMember(db(c), {
+      orgId: subject.orgId,
+      userId: current.id,
+      changes: { name: next.name, email: next.email, status },
+      source: "scim",
+      actor: actorOf(subject),
+    }),
   );
-  if (outcome === "conflict") throw scimError("conflict", `Another member already has the userName ${JSON.stringify(next.email)}.`, "uniqueness");
-  if (outcome === "not_found") throw notFound("User", current.id);
-  if (outcome === "updated") invalidateCached({ subjectIds: [current.id] });
-  return loadMember(c, current.id);
+  return written(c, result, next.email, current.id);
 }
 
 function render(c: ScimContext, member: ScimMemberRecord): Record<string, unknown> {
@@ -141,18 +137,17 @@ export function registerScimUsers(app: ApiApp): void {
   app.post("/scim/v2/Users", async (c) => {
     const subject = c.get("subject");
     const desired = desiredFromBody(await readObject(c));
-    const created = await write(c, () =>
-      createScimMember(db(c), {
+    const result = await write(c, () =>
+      createMember(db(c), {
         orgId: subject.orgId,
         email: desired.email,
         name: desired.name,
-        active: desired.active ?? true,
+        status: desired.active === false ? "deactivated" : "active",
+        source: "scim",
         actor: actorOf(subject),
-        now: Date.now(),
       }),
     );
-    if (!created) throw scimError("conflict", `A member with the userName ${JSON.stringify(desired.email)} already exists.`, "uniqueness");
-    const resource = render(c, created);
+    const resource = render(c, await written(c, result, desired.email));
     return scimJson(resource, 201, { location: (resource["meta"] as { location: string }).location });
   });
 
@@ -176,8 +171,11 @@ export function registerScimUsers(app: ApiApp): void {
   });
 
   app.delete("/scim/v2/Users/:id", async (c) => {
-    const current = await loadMember(c, c.req.param("id"));
-    await changeStatus(c, current, "removed");
+    const subject = c.get("subject");
+    const id = c.req.param("id");
+    const result = await write(c, () => setMemberStatus(db(c), { orgId: subject.orgId, userId: id, status: "removed", actor: actorOf(subject) }));
+    if (!result.found) throw notFound("User", id);
+    invalidateCached({ tokenIds: result.endedTokenIds, subjectIds: [id] });
     return c.body(null, 204);
   });
 }

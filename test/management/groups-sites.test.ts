@@ -1,20 +1,23 @@
 /**
  * /groups and /sites (SPEC §4): named collections of members whose ids the proxy forwards
- * (X-Portcullis-Groups / X-Portcullis-Sites), read live. Same contract for both.
+ * (X-Portcullis-Groups / X-Portcullis-Sites), read live. Same contract for both, but for one
+ * rule: a group's name is unique in its organization, ignoring letter case, whether the API or
+ * SCIM (RFC 7643 §4.2) writes it; site names are not.
  */
-import { and, eq } from "drizzle-orm";
+import { and, eq, like } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { activityEvents, groups, sites, userGroups, userSites } from "../../src/db/schema";
 import { describeSecurity } from "../helpers/security";
 import { db, seedOrg, seedPermissionSet, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
 import { api, bearer, call, marker, upstreamRequests } from "../helpers/worker";
+import { GROUP, PATCH_OP, provisioner, scim, scimBody } from "../scim/support";
 
 interface Named {
   id: string;
   name: string;
 }
 interface ErrorBody {
-  error: { code: string };
+  error: { code: string; message: string };
 }
 
 const adminOf = (org: SeededOrg) => sessionJwt({ sub: org.adminId, org: org.orgId });
@@ -214,5 +217,128 @@ describe("each collection needs its own permission", () => {
     expect((await api("GET", "/groups", session)).status).toBe(200);
     expect((await api("GET", "/sites", session)).status).toBe(403);
     expect((await api("POST", "/sites", session, { name: "X" })).status).toBe(403);
+  });
+});
+
+describe("group names are unique in the organization, ignoring letter case, for the API and SCIM alike", () => {
+  const postGroup = async (org: SeededOrg, name: string) => api("POST", "/groups", await adminOf(org), { name });
+  const created = async (org: SeededOrg, name: string): Promise<Named> => {
+    const res = await postGroup(org, name);
+    expect(res.status).toBe(201);
+    return (await res.json()) as Named;
+  };
+  /** What D1 holds of the org's groups: the rows and their events. */
+  const stored = async (orgId: string) => ({
+    groups: await db().select().from(groups).where(eq(groups.orgId, orgId)).orderBy(groups.id),
+    events: await db()
+      .select()
+      .from(activityEvents)
+      .where(and(eq(activityEvents.orgId, orgId), like(activityEvents.type, "group.%"))),
+  });
+  const expectConflict = async (res: Response, name: string) => {
+    expect(res.status).toBe(409);
+    const { error } = (await res.json()) as ErrorBody;
+    expect(error.code).toBe("conflict");
+    expect(error.message).toContain(JSON.stringify(name));
+  };
+
+  it.each(["Night shift", "NIGHT SHIFT", "night Shift"])("POST /groups with a taken name (%s) is 409 conflict and writes nothing", async (name) => {
+    const org = await seedOrg();
+    await created(org, "Night shift");
+    const before = await stored(org.orgId);
+    expect(before.groups).toHaveLength(1);
+
+    await expectConflict(await postGroup(org, name), name);
+
+    expect(await stored(org.orgId)).toEqual(before);
+  });
+
+  it("concurrent POSTs of one name in two letter cases create one group (the rule is decided in the write)", async () => {
+    const org = await seedOrg();
+    for (let round = 0; round < 5; round++) {
+      const name = `Crew ${round}`;
+      const answers = await Promise.all([postGroup(org, name), postGroup(org, name.toUpperCase())]);
+      expect(answers.map((r) => r.status).sort()).toEqual([201, 409]);
+    }
+    expect((await stored(org.orgId)).groups).toHaveLength(5);
+  });
+
+  it("another organization may use the same name", async () => {
+    const org = await seedOrg();
+    const other = await seedOrg("Other");
+    await created(org, "Night shift");
+    expect((await postGroup(other, "Night shift")).status).toBe(201);
+  });
+
+  it("PATCH renaming onto another group's name, in any letter case, is 409 conflict and changes nothing", async () => {
+    const org = await seedOrg();
+    await created(org, "Night shift");
+    const day = await created(org, "Day shift");
+    const before = await stored(org.orgId);
+
+    for (const name of ["Night shift", "NIGHT shift"]) {
+      await expectConflict(await api("PATCH", `/groups/${day.id}`, await adminOf(org), { name }), name);
+    }
+
+    expect(await stored(org.orgId)).toEqual(before);
+  });
+
+  it("PATCH renaming a group to its own name in another letter case is 200 and recorded", async () => {
+    const org = await seedOrg();
+    const group = await created(org, "Night shift");
+
+    const res = await api("PATCH", `/groups/${group.id}`, await adminOf(org), { name: "Night Shift" });
+
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ id: group.id, name: "Night Shift" });
+    const { groups: rows, events } = await stored(org.orgId);
+    expect(rows.map((g) => g.name)).toEqual(["Night Shift"]);
+    const renamed = events.find((e) => e.type === "group.updated");
+    expect(JSON.parse(renamed!.details!)).toEqual({ name: { from: "Night shift", to: "Night Shift" } });
+  });
+
+  it("a group SCIM created takes the name for the API, and one the API created takes it for SCIM", async () => {
+    const org = await seedOrg();
+    const idp = await provisioner(org.orgId);
+    const fromScim = await scim("POST", "/Groups", idp.secret, { schemas: [GROUP], displayName: "Auditors" });
+    expect(fromScim.status).toBe(201);
+    const scimGroup = await scimBody(fromScim);
+    await created(org, "Field team");
+    const before = await stored(org.orgId);
+
+    // The API cannot create or rename onto SCIM's name…
+    await expectConflict(await postGroup(org, "auditors"), "auditors");
+    const fieldTeam = before.groups.find((g) => g.name === "Field team")!;
+    await expectConflict(await api("PATCH", `/groups/${fieldTeam.id}`, await adminOf(org), { name: "AUDITORS" }), "AUDITORS");
+    // …nor SCIM onto the API's, by POST or by a rename.
+    const dup = await scim("POST", "/Groups", idp.secret, { schemas: [GROUP], displayName: "FIELD TEAM" });
+    expect(dup.status).toBe(409);
+    expect((await scimBody(dup))["scimType"]).toBe("uniqueness");
+    const rename = await scim("PATCH", `/Groups/${scimGroup["id"]}`, idp.secret, {
+      schemas: [PATCH_OP],
+      Operations: [{ op: "replace", path: "displayName", value: "field team" }],
+    });
+    expect(rename.status).toBe(409);
+    expect((await scimBody(rename))["scimType"]).toBe("uniqueness");
+
+    expect(await stored(org.orgId)).toEqual(before);
+  });
+
+  it("the OpenAPI document gives POST /groups and PATCH /groups/{id} a 409, and the site routes none", async () => {
+    const doc = (await (await call("/_portcullis/v1/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown>; description?: string }>>;
+    };
+    expect(Object.keys(doc.paths["/groups"]!["post"]!.responses)).toContain("409");
+    expect(Object.keys(doc.paths["/groups/{id}"]!["patch"]!.responses)).toContain("409");
+    expect(doc.paths["/groups"]!["post"]!.description).toMatch(/unique/);
+    expect(Object.keys(doc.paths["/sites"]!["post"]!.responses)).not.toContain("409");
+    expect(Object.keys(doc.paths["/sites/{id}"]!["patch"]!.responses)).not.toContain("409");
+  });
+
+  it("site names need not be unique", async () => {
+    const org = await seedOrg();
+    const admin = await adminOf(org);
+    expect((await api("POST", "/sites", admin, { name: "Depot" })).status).toBe(201);
+    expect((await api("POST", "/sites", admin, { name: "DEPOT" })).status).toBe(201);
   });
 });

@@ -4,7 +4,7 @@
  * reach existing tokens on the next proxied request; service users never appear or count.
  */
 import { env } from "cloudflare:workers";
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { activityEvents, apiTokens, userPermissionSets, users } from "../../src/db/schema";
 import { describeSecurity } from "../helpers/security";
@@ -109,6 +109,21 @@ describe("POST /users", () => {
     }
     const rows = await db().select().from(users).where(eq(users.orgId, org.orgId));
     expect(rows.filter((r) => r.email.toLowerCase() === address.toLowerCase())).toHaveLength(1);
+  });
+
+  it("concurrent POSTs of one email in two letter cases create one member (the rule is decided in the write)", async () => {
+    const org = await seedOrg();
+    const admin = await adminOf(org);
+    for (let round = 0; round < 5; round++) {
+      const address = email();
+      const answers = await Promise.all([
+        api("POST", "/users", admin, { name: "Lower", email: address }),
+        api("POST", "/users", admin, { name: "Upper", email: address.toUpperCase() }),
+      ]);
+      expect(answers.map((r) => r.status).sort()).toEqual([201, 409]);
+      const live = await db().select().from(users).where(and(eq(users.orgId, org.orgId), sql`lower(${users.email}) = ${address}`));
+      expect(live).toHaveLength(1);
+    }
   });
 
   it("lets a removed member's email be used again, and the same email in another org", async () => {
@@ -298,6 +313,23 @@ describe("PATCH /users/{id}", () => {
     expect(res.status).toBe(409);
     expect(((await res.json()) as ErrorBody).error.code).toBe("conflict");
     expect(await memberRow(user.id)).toMatchObject({ name: "Second", email: user.email });
+  });
+
+  it("a taken email refuses the whole PATCH: status, lists and tokens stay as they were", async () => {
+    const org = await seedOrg();
+    const taken = await createUser(org, {});
+    const { user, token } = await viewerWithToken(org);
+    const res = await api("PATCH", `/users/${user.id}`, await adminOf(org), {
+      email: taken.email.toUpperCase(),
+      status: "deactivated",
+      permission_set_ids: [],
+    });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as ErrorBody).error.code).toBe("conflict");
+    expect(await memberRow(user.id)).toMatchObject({ status: "active", email: `${user.id}@example.com` });
+    expect(await db().select().from(userPermissionSets).where(eq(userPermissionSets.userId, user.id))).toHaveLength(1);
+    expect((await tokenRows(user.id))[0]!.status).toBe("active");
+    expect(await events(org.orgId, "user.deactivated")).toHaveLength(0);
   });
 
   it("may change the case of the member's own email", async () => {

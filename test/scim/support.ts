@@ -56,3 +56,39 @@ export async function groupMemberIds(groupId: string): Promise<string[]> {
 export function uniqueEmail(name = "dana"): string {
   return `${name}.${crypto.randomUUID().slice(0, 8)}@example.com`;
 }
+
+/**
+ * env.DB, recording the SQL of every statement of every batch, to tell how many D1 batches a
+ * request wrote and what each held (statements are unwrapped before they reach the real batch).
+ */
+export function recordingDb(): { db: D1Database; batches: string[][] } {
+  const real = env.DB;
+  const batches: string[][] = [];
+  const SQL_TEXT = Symbol("sql");
+  const TARGET = Symbol("target");
+  const track = (stmt: D1PreparedStatement, text: string): D1PreparedStatement =>
+    new Proxy(stmt, {
+      get(target, prop) {
+        if (prop === TARGET) return target;
+        if (prop === SQL_TEXT) return text;
+        if (prop === "bind") return (...args: unknown[]) => track(target.bind(...args), text);
+        const value = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  const field = (stmt: D1PreparedStatement, key: symbol) => (stmt as unknown as Record<symbol, unknown>)[key];
+  const db = new Proxy(real, {
+    get(target, prop) {
+      if (prop === "prepare") return (text: string) => track(target.prepare(text), text);
+      if (prop === "batch") {
+        return (statements: D1PreparedStatement[]) => {
+          batches.push(statements.map((s) => String(field(s, SQL_TEXT))));
+          return target.batch(statements.map((s) => (field(s, TARGET) ?? s) as D1PreparedStatement));
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { db, batches };
+}

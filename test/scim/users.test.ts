@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { seedOrg, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
-import { bearer, call } from "../helpers/worker";
-import { ERROR, eventsOf, LIST, memberRow, PATCH_OP, provisioner, scim, scimBody, tokenStatus, uniqueEmail, USER } from "./support";
+import { bearer, call, PREFIX } from "../helpers/worker";
+import { ERROR, eventsOf, LIST, memberRow, PATCH_OP, provisioner, recordingDb, scim, scimBody, tokenStatus, uniqueEmail, USER } from "./support";
 
 async function setup() {
   const org = await seedOrg();
@@ -273,6 +273,34 @@ describe("SCIM Users: deprovisioning ends the member's tokens at once", () => {
 
     expect(res.status).toBe(200);
     expect((await proxied(memberToken.secret)).status).toBe(401);
+  });
+
+  it("PUT changing the name and active false is one D1 batch: renamed, deactivated, tokens ended, both events", async () => {
+    const { org, token } = await setup();
+    const created = await createUser(token.secret);
+    const memberToken = await seedUserToken(org.orgId, created["id"]);
+    const recorded = recordingDb();
+
+    const res = await call(`${PREFIX}/scim/v2/Users/${created["id"]}`, {
+      method: "PUT",
+      headers: { ...bearer(token.secret), "content-type": "application/scim+json" },
+      body: JSON.stringify({ schemas: [USER], userName: created["userName"], displayName: "Dana Departed", active: false }),
+      env: { DB: recorded.db },
+    });
+
+    expect(res.status).toBe(200);
+    expect(await scimBody(res)).toMatchObject({ displayName: "Dana Departed", active: false });
+    // Every write to the member (profile, status, its tokens, the events) went in one batch.
+    const memberWrites = recorded.batches.filter((batch) => batch.some((sql) => /^\s*update\s+"?users"?\s/i.test(sql)));
+    expect(memberWrites).toHaveLength(1);
+    expect(memberWrites[0]!.some((sql) => /^\s*update\s+"?api_tokens"?\s/i.test(sql))).toBe(true);
+    expect(await memberRow(created["id"])).toMatchObject({ name: "Dana Departed", status: "deactivated" });
+    expect(await tokenStatus(memberToken.id)).toBe("expired");
+    expect((await proxied(memberToken.secret)).status).toBe(401);
+    const events = (await eventsOf(created["id"])).filter((e) => e.type !== "user.created");
+    expect(events.map((e) => e.type)).toEqual(["user.updated", "user.deactivated"]);
+    expect(JSON.parse(events[0]!.details!)).toEqual({ source: "scim", name: { from: "Dana Inspector", to: "Dana Departed" } });
+    expect(JSON.parse(events[1]!.details!)).toEqual({ tokens_ended: 1 });
   });
 
   it("reactivation restores the member but not the ended tokens", async () => {

@@ -6,5 +6,4 @@ export * from "./collections";
 export * from "./groups";
 export * from "./members";
 export * from "./permission-sets";
-export * from "./sites";
-export { emailInUse, type Page, type Slice } from "./rules";
+export type { Page, Slice, WriteSource } from "./rules";

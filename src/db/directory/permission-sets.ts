@@ -3,13 +3,12 @@
  * here applies to every holder's existing tokens on their next request. Written by the
  * management API only; scoped by org id; every change and its activity event are one batch.
  */
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { activityInsert, type Actor } from "../activity";
 import { atomically, type Orm } from "../client";
 import { newId } from "../ids";
 import { permissionSets, serviceUserPermissionSets, userPermissionSets } from "../schema";
-import { listDiff, type Page } from "./rules";
-
+import { keysetPage, listDiff, type Page } from "./rules";
 
 export interface PermissionSet {
   id: string;
@@ -24,12 +23,7 @@ function toPermissionSet(row: { id: string; name: string; permissions: string })
 const setColumns = { id: permissionSets.id, name: permissionSets.name, permissions: permissionSets.permissions };
 
 export async function listPermissionSets(db: Orm, orgId: string, page: Page): Promise<PermissionSet[]> {
-  const rows = await db
-    .select(setColumns)
-    .from(permissionSets)
-    .where(and(eq(permissionSets.orgId, orgId), page.afterId ? gt(permissionSets.id, page.afterId) : undefined))
-    .orderBy(asc(permissionSets.id))
-    .limit(page.limit + 1);
+  const rows = await keysetPage(db.select(setColumns).from(permissionSets).$dynamic(), permissionSets.id, eq(permissionSets.orgId, orgId), page);
   return rows.map(toPermissionSet);
 }
 

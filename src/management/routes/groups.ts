@@ -1,6 +1,8 @@
 /**
  * /groups (SPEC §4): the organization's groups. A member's group ids travel to the upstream in
- * X-Portcullis-Groups (SPEC §3.4) and are read live. Needs platform_management.groups.
+ * X-Portcullis-Groups (SPEC §3.4) and are read live. A group's name is unique in the organization,
+ * compared ignoring letter case, for this API and SCIM alike (db/directory/rules.ts): a name
+ * another group has is 409 `conflict`. Needs platform_management.groups.
  */
 import { PERMISSION } from "../../domain/permissions";
 import type { ManagementApp } from "../common";

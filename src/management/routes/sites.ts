@@ -1,6 +1,7 @@
 /**
  * /sites (SPEC §4): the organization's sites. A member's site ids travel to the upstream in
- * X-Portcullis-Sites (SPEC §3.4) and are read live. Needs platform_management.sites.
+ * X-Portcullis-Sites (SPEC §3.4) and are read live. Site names need not be unique. Needs
+ * platform_management.sites.
  */
 import { PERMISSION } from "../../domain/permissions";
 import type { ManagementApp } from "../common";
