@@ -110,6 +110,10 @@ const permissionsLike = mostly(
 const statusLike = mostly(fc.constantFrom("active", "deactivated"), fc.constantFrom("removed", "ACTIVE", ""), anyJson);
 
 const freshEmail = () => `${crypto.randomUUID()}@example.com`;
+/** A name no group has yet, for routes where names are unique. */
+const freshName = () => `North ${crypto.randomUUID().slice(0, 8)}`;
+/** A 100-character name of its own, so a route with unique names accepts each. */
+const hundred = () => `${crypto.randomUUID().slice(0, 8)}${"y".repeat(92)}`;
 
 const ROUTES: BodyRoute[] = [
   {
@@ -230,19 +234,21 @@ const ROUTES: BodyRoute[] = [
   ...(["groups", "sites"] as const).flatMap((collection): BodyRoute[] => {
     const nameOnly = (b: unknown, required: boolean): Verdict =>
       !isObject(b) || !onlyKeys(b, ["name"]) || (required && !("name" in b)) ? "invalid" : optional(b, "name", (v) => check(isName(v)));
+    // A group's name is unique in its org, ignoring letter case (SPEC §4): a valid body may meet a taken name (409).
+    const unique = collection === "groups";
     return [
       {
         route: `POST /${collection}`,
         method: "POST",
         path: () => `/${collection}`,
         credential: async (ctx) => ctx.admin,
-        valid: () => ({ name: "North" }),
+        valid: () => ({ name: unique ? freshName() : "North" }),
         ok: 201,
         names: [["name"]],
         wrongTypes: [{ name: 7 }, { name: null }, { name: { first: "x" } }, {}],
         fields: () => ({ name: nameLike }),
         verdict: (b) => nameOnly(b, true),
-        validStatuses: [201],
+        validStatuses: unique ? [201, 409] : [201],
       },
       {
         route: `PATCH /${collection}/{id}`,
@@ -255,7 +261,7 @@ const ROUTES: BodyRoute[] = [
         wrongTypes: [{ name: 7 }, { name: null }, { name: ["South"] }],
         fields: () => ({ name: nameLike }),
         verdict: (b) => nameOnly(b, false),
-        validStatuses: [200],
+        validStatuses: unique ? [200, 409] : [200],
       },
     ];
   }),
@@ -479,7 +485,7 @@ for (const route of ROUTES) {
             expect(res.status, `${path.join(".")}=${JSON.stringify(name)}`).toBe(400);
             expect((await errorOf(res)).code).toBe("invalid_request");
           }
-          for (const name of ["y".repeat(100), `  ${"y".repeat(100)}  `]) {
+          for (const name of [hundred(), `  ${hundred()}  `]) {
             expect((await send(route, JSON.stringify(withName(route.valid(ctx), path, name)))).status).toBe(route.ok);
           }
         }
