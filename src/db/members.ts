@@ -32,8 +32,8 @@ export interface StatusChangeInput {
 /**
  * The statements of a status change, unexecuted, so a caller can put them in one batch with
  * other edits of the same member (PATCH /users/{id} changing status and fields together).
- * The first statement is the status update; its `changes` tell whether the member was still
- * there. Empty `statements` with `found` means the member already has that status.
+ * The last statement is the status update; its `changes` tell whether the member still had the
+ * status read when planning. Empty `statements` with `found` means the member already has that status.
  */
 export interface StatusChangePlan extends StatusChangeResult {
   statements: BatchItem[];
@@ -76,23 +76,15 @@ export async function planMemberStatus(db: Orm, input: StatusChangeInput, option
         .where(and(eq(apiTokens.orgId, input.orgId), eq(apiTokens.userId, input.userId), eq(apiTokens.status, "active")))
     : [];
   const type = input.status === "removed" ? "user.removed" : input.status === "deactivated" ? "user.deactivated" : "user.reactivated";
+  // Every statement holds only while the member still has the status read above (and the
+  // caller's condition), and the status update comes last: of two concurrent changes to the same
+  // status, the second ends nothing and records no second event (nor a second webhook).
+  const unchanged = and(
+    sql`EXISTS (SELECT 1 FROM users WHERE id = ${input.userId} AND org_id = ${input.orgId} AND status = ${member.status})`,
+    when,
+  );
   const statements: BatchItem[] = [
-    db
-      .update(users)
-      .set({ status: input.status, updatedAt: now })
-      .where(and(eq(users.id, input.userId), eq(users.orgId, input.orgId), sql`${users.status} <> 'removed'`, when)),
-  ];
-  if (ending) statements.push(endTokens(db, input.orgId, input.userId, now, when));
-  // A removed member holds nothing: the row stays only so the activity log keeps their name.
-  if (input.status === "removed") {
-    statements.push(
-      db.delete(userPermissionSets).where(and(eq(userPermissionSets.userId, input.userId), when)),
-      db.delete(userGroups).where(and(eq(userGroups.userId, input.userId), when)),
-      db.delete(userSites).where(and(eq(userSites.userId, input.userId), when)),
-    );
-  }
-  statements.push(
-    activityInsertWhen(when ?? sql`1`, {
+    activityInsertWhen(unchanged!, {
       orgId: input.orgId,
       type,
       actor: input.actor,
@@ -100,6 +92,21 @@ export async function planMemberStatus(db: Orm, input: StatusChangeInput, option
       details: ending ? { tokens_ended: live.length } : {},
       at: now,
     }),
+  ];
+  if (ending) statements.push(endTokens(db, input.orgId, input.userId, now, unchanged));
+  // A removed member holds nothing: the row stays only so the activity log keeps their name.
+  if (input.status === "removed") {
+    statements.push(
+      db.delete(userPermissionSets).where(and(eq(userPermissionSets.userId, input.userId), unchanged)),
+      db.delete(userGroups).where(and(eq(userGroups.userId, input.userId), unchanged)),
+      db.delete(userSites).where(and(eq(userSites.userId, input.userId), unchanged)),
+    );
+  }
+  statements.push(
+    db
+      .update(users)
+      .set({ status: input.status, updatedAt: now })
+      .where(and(eq(users.id, input.userId), eq(users.orgId, input.orgId), eq(users.status, member.status), when)),
   );
   return { found: true, endedTokenIds: live.map((t) => t.id), statements };
 }
@@ -108,6 +115,11 @@ export async function setMemberStatus(db: Orm, input: StatusChangeInput): Promis
   const plan = await planMemberStatus(db, input);
   if (!plan.found || plan.statements.length === 0) return { found: plan.found, endedTokenIds: [] };
   const results = await atomically(db, plan.statements);
-  if (changes(results[0]) === 0) return { found: false, endedTokenIds: [] };
-  return { found: true, endedTokenIds: plan.endedTokenIds };
+  if (changes(results[results.length - 1]) > 0) return { found: true, endedTokenIds: plan.endedTokenIds };
+  // Another writer changed the status first: this call changed nothing; say whether the member is still there.
+  const still = await db.query.users.findFirst({
+    columns: { id: true },
+    where: and(eq(users.id, input.userId), eq(users.orgId, input.orgId), sql`${users.status} <> 'removed'`),
+  });
+  return { found: still !== undefined, endedTokenIds: [] };
 }
