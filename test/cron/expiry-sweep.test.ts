@@ -6,7 +6,7 @@ import type { Env } from "../../src/env";
 import { RUN_LIMITS } from "../../src/cron/limits";
 import { bearer, call } from "../helpers/worker";
 import { seedOrg, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
-import { bulkTokens, countEvents, countTokens, runCron } from "./fixtures";
+import { bulkTokens, countEvents, countTokens, runCron } from "../helpers/cron";
 
 async function tokenRow(id: string) {
   return env.DB.prepare("SELECT status, expired_at, updated_at FROM api_tokens WHERE id = ?1")

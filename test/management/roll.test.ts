@@ -15,7 +15,7 @@ import { tokenDigest } from "../../src/token/digest";
 import { describeSecurity } from "../helpers/security";
 import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
 import { api, bearer, call, marker, PREFIX, upstreamRequests } from "../helpers/worker";
-import { runCron } from "../cron/fixtures";
+import { runCron } from "../helpers/cron";
 
 const ROTATED = 'Bearer realm="portcullis", error="invalid_token", error_description="token rotated; the previous secret expired"';
 const REVOKED = 'Bearer realm="portcullis", error="invalid_token", error_description="token revoked"';

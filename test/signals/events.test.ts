@@ -6,7 +6,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { provisioner, PATCH_OP } from "../scim/support";
 import { seedUser, seedUserToken } from "../helpers/seed";
-import { runCron } from "../cron/fixtures";
+import { runCron } from "../helpers/cron";
 import { attemptDelivery } from "../../src/signals/deliver";
 import { adminApi, callWith, db, deliverAll, OPTIONS, received, receiverEndpoint, signalsOrg, type Endpoint, type SignalsOrg } from "./support";
 import { PREFIX } from "../helpers/worker";

@@ -9,7 +9,7 @@ import { warnExpiringTokens } from "../../src/cron/signals";
 import { DAY_MS } from "../../src/domain/tokens";
 import { attemptDelivery } from "../../src/signals/deliver";
 import { seedServiceToken } from "../helpers/seed";
-import { bulkTokens, runCron } from "../cron/fixtures";
+import { bulkTokens, runCron } from "../helpers/cron";
 import { db, OPTIONS, received, receiverEndpoint, signalsOrg } from "./support";
 
 async function setDeadline(tokenId: string, expiresAt: number) {

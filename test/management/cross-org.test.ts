@@ -10,7 +10,7 @@ import { newId } from "../../src/db/ids";
 import { users } from "../../src/db/schema";
 import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
 import { api } from "../helpers/worker";
-import { errorOf, proxiedStatus, snapshot } from "./support";
+import { errorOf, proxiedStatus, snapshot } from "../management-hardening/support";
 
 interface World {
   a: SeededOrg;

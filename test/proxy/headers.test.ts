@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { bearer, marker, upstreamRequests } from "../helpers/worker";
-import { seedIntegration, send } from "./support";
+import { seedIntegration, send } from "../hardening/support";
 
 function spoofed(secret: string | null): Headers {
   const headers = new Headers(secret ? bearer(secret) : {});

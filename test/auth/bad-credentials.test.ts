@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { generateToken } from "../../src/token/format";
 import { bearer, countingDb, marker, upstreamRequests } from "../helpers/worker";
-import { errorOf, seedIntegration, send, setTokenStatus } from "./support";
+import { errorOf, seedIntegration, send, setTokenStatus } from "../hardening/support";
 
 const CHALLENGE = 'Bearer realm="portcullis"';
 

@@ -11,7 +11,7 @@ import { PERMISSION_PATTERN } from "../../src/domain/permissions";
 import { MAX_BODY_BYTES } from "../../src/management/body-guard";
 import { seedOrg, seedPermissionSet, seedServiceToken, seedUser, sessionJwt, type SeededOrg } from "../helpers/seed";
 import { call, PREFIX } from "../helpers/worker";
-import { errorOf, permissiveLimiter } from "./support";
+import { errorOf, permissiveLimiter } from "../management-hardening/support";
 
 /** fast-check runs per route; with 13 routes this keeps the file well under a minute. */
 const RUNS_PER_ROUTE = 200;

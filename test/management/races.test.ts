@@ -12,7 +12,7 @@ import { activityEvents, apiTokens } from "../../src/db/schema";
 import { tokenDigest } from "../../src/token/digest";
 import { db, seedOrg, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
 import { api } from "../helpers/worker";
-import { adminSession, errorOf, proxiedStatus } from "./support";
+import { adminSession, errorOf, proxiedStatus } from "../management-hardening/support";
 
 const ROUNDS = 20;
 

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { generateToken } from "../../src/token/format";
 import { PREFIX, bearer, failingDb, marker, upstreamRequests } from "../helpers/worker";
 import { sessionJwt } from "../helpers/seed";
-import { errorOf, seedInspector, seedIntegration, send } from "./support";
+import { errorOf, seedInspector, seedIntegration, send } from "../hardening/support";
 
 const PRODUCTION_ERRORS = [
   "D1_ERROR: Network connection lost.",

@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
 import { api } from "../helpers/worker";
-import { adminSession, batchFailingDb, errorOf, snapshot } from "./support";
+import { adminSession, batchFailingDb, errorOf, snapshot } from "../management-hardening/support";
 
 interface Change {
   name: string;

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { clearRateLimitBlocks, clientIp } from "../../src/auth/rate-limit";
 import { generateToken } from "../../src/token/format";
 import { PREFIX, bearer, call, countingDb, inOneWindow, marker, upstreamRequests } from "../helpers/worker";
-import { errorOf, fakeLimiter, seedIntegration, send } from "./support";
+import { errorOf, fakeLimiter, seedIntegration, send } from "../hardening/support";
 
 afterEach(() => clearRateLimitBlocks());
 

@@ -7,15 +7,15 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BASE62, checksum, generateToken } from "../../src/token/format";
 import { bearer, marker, upstreamRequests } from "../helpers/worker";
-import { seedIntegration, send, setTokenStatus } from "./support";
+import { seedIntegration, send, setTokenStatus } from "../hardening/support";
 
 const AUTH_RUNS = 10_000;
 const PATH_RUNS = 2_000;
 
 /**
  * Header values cannot carry NUL, CR or LF (the runtime refuses them before the Worker runs).
- * Non-ASCII values are covered one by one in credentials.test.ts and by the unit property in
- * test/auth/bearer.test.ts; here they would only make workerd print a warning per run.
+ * Non-ASCII values are covered one by one in test/auth/bad-credentials.test.ts and by the unit
+ * property in test/auth/bearer.test.ts; here they would only make workerd print a warning per run.
  */
 const headerSafe = (s: string) => s.replace(/[\0\r\n]/g, "");
 

@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PREFIX, bearer, failingDb, marker } from "../helpers/worker";
 import { seedOrg, seedUser, seedUserToken, sessionJwt } from "../helpers/seed";
-import { fakeLimiter, send, setTokenStatus, writeFailingDb } from "./support";
+import { fakeLimiter, send, setTokenStatus, writeFailingDb } from "../hardening/support";
 
 afterEach(() => vi.restoreAllMocks());
 
