@@ -11,7 +11,7 @@ import { getConfig } from "../../src/config";
 import type { ResolvedToken } from "../../src/db/auth";
 import { DAY_MS } from "../../src/domain/tokens";
 import { generateToken } from "../../src/token/format";
-import { countingDb } from "../helpers/worker";
+import { countingDb } from "../helpers/bindings";
 
 const config = getConfig(env);
 const NOW = 1_800_000_000_000;

@@ -9,7 +9,8 @@ import { MAX_ENTRIES, cachedEntryCount, cachedLookup, clearAuthCache, invalidate
 import { clearLastUseMarks } from "../../src/auth/last-use";
 import type { ResolvedToken } from "../../src/db/auth";
 import { seedOrg, seedPermissionSet, seedServiceToken, sessionJwt } from "../helpers/seed";
-import { api, bearer, call, countingDb, marker, upstreamRequests } from "../helpers/worker";
+import { api, bearer, call, marker, upstreamRequests } from "../helpers/worker";
+import { countingDb } from "../helpers/bindings";
 
 const CACHED = { AUTH_CACHE_TTL_MS: "5000" };
 const openLimiter: RateLimit = { limit: async () => ({ success: true }) };

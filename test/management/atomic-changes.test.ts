@@ -5,9 +5,11 @@
  * the caller gets 503 with Retry-After, and retrying the same call afterwards works.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { adminSession, type SeededOrg, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt } from "../helpers/seed";
 import { api } from "../helpers/worker";
-import { adminSession, batchFailingDb, errorOf, snapshot } from "../management-hardening/support";
+import { batchFailingDb } from "../helpers/bindings";
+import { errorOf } from "../helpers/errors";
+import { snapshot } from "../helpers/records";
 
 interface Change {
   name: string;

@@ -11,7 +11,8 @@ import { PERMISSION_PATTERN } from "../../src/domain/permissions";
 import { MAX_BODY_BYTES } from "../../src/management/body-guard";
 import { seedOrg, seedPermissionSet, seedServiceToken, seedUser, sessionJwt, type SeededOrg } from "../helpers/seed";
 import { call, PREFIX } from "../helpers/worker";
-import { errorOf, permissiveLimiter } from "../management-hardening/support";
+import { errorOf } from "../helpers/errors";
+import { openLimiter } from "../helpers/bindings";
 
 /** fast-check runs per route; with 13 routes this keeps the file well under a minute. */
 const RUNS_PER_ROUTE = 200;
@@ -373,7 +374,7 @@ async function send(
     method: route.method,
     headers: { ...(cred ? { authorization: `Bearer ${cred}` } : {}), ...headers },
     body,
-    env: { LEAK_REPORT_LIMITER: permissiveLimiter, AUTH_FAILURE_LIMITER: permissiveLimiter },
+    env: { LEAK_REPORT_LIMITER: openLimiter, AUTH_FAILURE_LIMITER: openLimiter },
     ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
   } as RequestInit);
 }

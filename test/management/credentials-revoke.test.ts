@@ -2,7 +2,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { generateToken } from "../../src/token/format";
 import { seedOrg, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
-import { bearer, call, countingDb, inOneWindow, PREFIX, type CallOptions } from "../helpers/worker";
+import { bearer, call, inOneWindow, PREFIX, type CallOptions } from "../helpers/worker";
+import { countingDb } from "../helpers/bindings";
 
 /** A client address of its own per call, unless the test names one: the real limiter counts per IP. */
 function someIp(): string {

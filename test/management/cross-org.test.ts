@@ -9,8 +9,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../src/db/ids";
 import { users } from "../../src/db/schema";
 import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
-import { api } from "../helpers/worker";
-import { errorOf, proxiedStatus, snapshot } from "../management-hardening/support";
+import { api, proxiedStatus } from "../helpers/worker";
+import { errorOf } from "../helpers/errors";
+import { snapshot } from "../helpers/records";
 
 interface World {
   a: SeededOrg;

@@ -10,9 +10,9 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { activityEvents, apiTokens } from "../../src/db/schema";
 import { tokenDigest } from "../../src/token/digest";
-import { db, seedOrg, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
-import { api } from "../helpers/worker";
-import { adminSession, errorOf, proxiedStatus } from "../management-hardening/support";
+import { adminSession, db, type SeededOrg, seedOrg, seedServiceToken, seedUser, seedUserToken, sessionJwt } from "../helpers/seed";
+import { api, proxiedStatus } from "../helpers/worker";
+import { errorOf } from "../helpers/errors";
 
 const ROUNDS = 20;
 

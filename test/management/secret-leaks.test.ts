@@ -10,7 +10,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { newId } from "../../src/db/ids";
 import { seedOrg, seedServiceToken, seedUser, sessionJwt } from "../helpers/seed";
 import { api } from "../helpers/worker";
-import { batchFailingDb, everythingStored } from "../management-hardening/support";
+import { batchFailingDb } from "../helpers/bindings";
+import { everythingStored } from "../helpers/records";
 
 /** Any string shaped like one of our secrets (SPEC §2): prefix, 43 + 6 base62 characters. */
 const TOKEN_SHAPED = /pc[su]_[0-9A-Za-z]{20,}/;

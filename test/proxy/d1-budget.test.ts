@@ -11,7 +11,8 @@ import { RESOLVE_TOKEN_SQL } from "../../src/db/auth";
 import { rollServiceToken } from "../../src/db/token-lifecycle";
 import { createServiceToken } from "../../src/db/tokens";
 import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
-import { bearer, call, countingDb, marker, upstreamRequests } from "../helpers/worker";
+import { bearer, call, marker, upstreamRequests } from "../helpers/worker";
+import { countingDb } from "../helpers/bindings";
 
 /** A never-limiting failure limiter, so deliberate rejects in this file are answered 401, not 429. */
 const openLimiter: RateLimit = { limit: async () => ({ success: true }) };

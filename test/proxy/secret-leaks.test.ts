@@ -5,9 +5,10 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { PREFIX, bearer, failingDb, marker } from "../helpers/worker";
+import { bearer, call, marker, PREFIX } from "../helpers/worker";
 import { seedOrg, seedUser, seedUserToken, sessionJwt } from "../helpers/seed";
-import { fakeLimiter, send, setTokenStatus, writeFailingDb } from "../hardening/support";
+import { failingDb, fakeLimiter, writeFailingDb } from "../helpers/bindings";
+import { setTokenStatus } from "../helpers/token-state";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -52,15 +53,15 @@ describe("secrets never leak", () => {
     // Secrets made through the management API (shown once, in the 201 and the regenerate response).
     const org = await seedOrg();
     const admin = await sessionJwt({ sub: org.adminId, org: org.orgId });
-    const created = await send(`${PREFIX}/service-tokens`, {
+    const created = await call(`${PREFIX}/service-tokens`, {
       method: "POST",
       headers: bearer(admin, { "content-type": "application/json" }),
       body: JSON.stringify({ name: "Leaky integration" }),
     });
     expect(created.status).toBe(201);
     const service = (await created.json()) as { id: string; token: string };
-    await record(await send(`${PREFIX}/service-tokens/${service.id}/revoke`, { method: "POST", headers: bearer(admin) }));
-    const regenerated = await send(`${PREFIX}/service-tokens/${service.id}/regenerate`, { method: "POST", headers: bearer(admin) });
+    await record(await call(`${PREFIX}/service-tokens/${service.id}/revoke`, { method: "POST", headers: bearer(admin) }));
+    const regenerated = await call(`${PREFIX}/service-tokens/${service.id}/regenerate`, { method: "POST", headers: bearer(admin) });
     expect(regenerated.status).toBe(200);
     const fresh = ((await regenerated.json()) as { token: string }).token;
     const user = await seedUser(org.orgId, { name: "Casey" });
@@ -68,41 +69,41 @@ describe("secrets never leak", () => {
     const secrets = [service.token, fresh, userToken.secret];
 
     // Successes: proxy (first use writes an event) and management reads.
-    await record(await send(`/any/${marker()}`, { headers: bearer(fresh) }));
-    await record(await send(`/any/${marker()}`, { headers: bearer(userToken.secret) }));
-    await record(await send(`${PREFIX}/service-tokens`, { headers: bearer(admin) }));
-    await record(await send(`${PREFIX}/service-tokens/${service.id}`, { headers: bearer(admin) }));
-    await record(await send(`${PREFIX}/me/api-tokens`, { headers: bearer(userToken.secret) }));
-    await record(await send(`${PREFIX}/activity-log`, { headers: bearer(admin) }));
+    await record(await call(`/any/${marker()}`, { headers: bearer(fresh) }));
+    await record(await call(`/any/${marker()}`, { headers: bearer(userToken.secret) }));
+    await record(await call(`${PREFIX}/service-tokens`, { headers: bearer(admin) }));
+    await record(await call(`${PREFIX}/service-tokens/${service.id}`, { headers: bearer(admin) }));
+    await record(await call(`${PREFIX}/me/api-tokens`, { headers: bearer(userToken.secret) }));
+    await record(await call(`${PREFIX}/activity-log`, { headers: bearer(admin) }));
 
     // Failures of every kind, each carrying a secret or a near-copy of one.
     const nearMiss = fresh.slice(0, -1) + (fresh.endsWith("0") ? "1" : "0");
-    await record(await send(`/any/${marker()}`, { headers: bearer(service.token) })); // the old, dead secret
-    await record(await send(`/any/${marker()}`, { headers: bearer(nearMiss) })); // bad checksum
-    await record(await send(`/any/${marker()}`, { headers: { authorization: `Bearer ${fresh}, Bearer ${fresh}` } }));
-    await record(await send(`/any/${marker()}?access_token=${fresh}`));
-    await record(await send(`/any/${marker()}`, { headers: { authorization: `Basic ${fresh}` } }));
-    await record(await send(`/inspections/${marker()}`, { method: "DELETE", headers: bearer(userToken.secret) })); // 403
-    await record(await send(`/any/${marker()}`, { headers: bearer(fresh), env: { DB: failingDb().db } })); // 503
-    await record(await send(`/any/${marker()}`, { headers: bearer(fresh), env: { DB: failingDb("x", "hang").db, DB_TIMEOUT_MS: "50" } }));
-    await record(await send(`/any/${marker()}`, { headers: bearer(fresh), env: { UPSTREAM_URL: "http://127.0.0.1:1" } })); // 502
-    await record(await send(`/__slow/2000/${marker()}`, { headers: bearer(fresh), env: { UPSTREAM_TIMEOUT_MS: "100" } })); // 504
+    await record(await call(`/any/${marker()}`, { headers: bearer(service.token) })); // the old, dead secret
+    await record(await call(`/any/${marker()}`, { headers: bearer(nearMiss) })); // bad checksum
+    await record(await call(`/any/${marker()}`, { headers: { authorization: `Bearer ${fresh}, Bearer ${fresh}` } }));
+    await record(await call(`/any/${marker()}?access_token=${fresh}`));
+    await record(await call(`/any/${marker()}`, { headers: { authorization: `Basic ${fresh}` } }));
+    await record(await call(`/inspections/${marker()}`, { method: "DELETE", headers: bearer(userToken.secret) })); // 403
+    await record(await call(`/any/${marker()}`, { headers: bearer(fresh), env: { DB: failingDb().db } })); // 503
+    await record(await call(`/any/${marker()}`, { headers: bearer(fresh), env: { DB: failingDb("x", "hang").db, DB_TIMEOUT_MS: "50" } }));
+    await record(await call(`/any/${marker()}`, { headers: bearer(fresh), env: { UPSTREAM_URL: "http://127.0.0.1:1" } })); // 502
+    await record(await call(`/__slow/2000/${marker()}`, { headers: bearer(fresh), env: { UPSTREAM_TIMEOUT_MS: "100" } })); // 504
     const other = await seedUser(org.orgId, { name: "Robin" });
     const otherToken = await seedUserToken(org.orgId, other.id);
     secrets.push(otherToken.secret);
-    await record(await send(`/any/${marker()}`, { headers: bearer(otherToken.secret), env: { DB: writeFailingDb().db } })); // write fails
+    await record(await call(`/any/${marker()}`, { headers: bearer(otherToken.secret), env: { DB: writeFailingDb().db } })); // write fails
     const limited = fakeLimiter(() => false).limiter;
-    await record(await send(`/any/${marker()}`, { headers: bearer(nearMiss), env: { AUTH_FAILURE_LIMITER: limited } })); // 429
-    await record(await send(`${PREFIX}/me`, { headers: bearer(nearMiss) }));
+    await record(await call(`/any/${marker()}`, { headers: bearer(nearMiss), env: { AUTH_FAILURE_LIMITER: limited } })); // 429
+    await record(await call(`${PREFIX}/me`, { headers: bearer(nearMiss) }));
     await record(
-      await send(`${PREFIX}/introspect`, {
+      await call(`${PREFIX}/introspect`, {
         method: "POST",
         headers: bearer(admin, { "content-type": "application/x-www-form-urlencoded" }),
         body: `token=${fresh}`,
       }),
     );
     await setTokenStatus(userToken.id, "revoked");
-    await record(await send(`/any/${marker()}`, { headers: bearer(userToken.secret) }));
+    await record(await call(`/any/${marker()}`, { headers: bearer(userToken.secret) }));
 
     const statuses = responses.map((r) => Number(r.slice(0, 3)));
     expect(statuses).toEqual(expect.arrayContaining([200, 400, 401, 403, 429, 502, 503, 504]));
