@@ -8,7 +8,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { MAX_ENTRIES, cachedEntryCount, cachedLookup, clearAuthCache, invalidateCached, negativeTtl } from "../../src/auth/cache";
 import { clearLastUseMarks } from "../../src/auth/last-use";
 import type { ResolvedToken } from "../../src/db/auth";
-import { seedOrg, seedPermissionSet, seedServiceToken, sessionJwt } from "../helpers/seed";
+import { adminSession, seedOrg, seedPermissionSet, seedServiceToken } from "../helpers/seed";
 import { api, bearer, call, marker, upstreamRequests } from "../helpers/worker";
 import { countingDb } from "../helpers/bindings";
 
@@ -121,7 +121,7 @@ describe("auth cache through the proxy", () => {
     const { token, org } = await seedIntegration();
     const { db } = countingDb();
     expect((await proxied(token.secret, db)).status).toBe(200);
-    const admin = await sessionJwt({ sub: org.adminId, org: org.orgId });
+    const admin = await adminSession(org);
     const revoke = await api("POST", `/service-tokens/${token.id}/revoke`, admin, undefined, { env: CACHED });
     expect(revoke.status).toBe(200);
     const res = await proxied(token.secret, db);

@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createServiceToken } from "../../src/db/tokens";
 import { tokenDigest } from "../../src/token/digest";
-import { db, seedOrg, sessionJwt } from "../helpers/seed";
+import { adminSession, db, seedOrg } from "../helpers/seed";
 import { api, bearer, call, marker, PREFIX, upstreamRequests } from "../helpers/worker";
 
 const PEPPER = "e2e-pepper-7f3c";
@@ -33,7 +33,7 @@ function someIp(): string {
 describe("TOKEN_PEPPER set: the whole token lifecycle", () => {
   it("create, proxy, introspect, regenerate, report a leak: only peppered digests, and only the pepper opens them", async () => {
     const org = await seedOrg("Peppered");
-    const session = await sessionJwt({ sub: org.adminId, org: org.orgId });
+    const session = await adminSession(org);
 
     // A user token and a service token, created through the API with the pepper set.
     const userRes = await api("POST", "/me/api-tokens", session, { name: "CLI" }, { env: PEPPERED });

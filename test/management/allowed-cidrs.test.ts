@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { clearAuthCache } from "../../src/auth/cache";
-import { seedOrg, seedPermissionSet, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { adminSession, seedOrg, seedPermissionSet, type SeededOrg } from "../helpers/seed";
 import { api, bearer, call, marker, upstreamRequests } from "../helpers/worker";
 
 const NOT_ALLOWED = 'Bearer realm="portcullis", error="insufficient_scope", error_description="client address not allowed for this token"';
@@ -20,7 +20,7 @@ interface ServiceToken {
 async function setup(): Promise<{ org: SeededOrg; admin: string; viewer: string }> {
   const org = await seedOrg();
   const viewer = await seedPermissionSet(org.orgId, ["inspections.view", "integrations.manage"], "Viewer");
-  return { org, admin: await sessionJwt({ sub: org.adminId, org: org.orgId }), viewer };
+  return { org, admin: await adminSession(org), viewer };
 }
 
 async function create(admin: string, body: Record<string, unknown>): Promise<ServiceToken> {

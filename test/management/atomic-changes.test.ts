@@ -5,7 +5,7 @@
  * the caller gets 503 with Retry-After, and retrying the same call afterwards works.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { adminSession, type SeededOrg, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt } from "../helpers/seed";
+import { adminSession, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
 import { api } from "../helpers/worker";
 import { batchFailingDb } from "../helpers/bindings";
 import { errorOf } from "../helpers/errors";

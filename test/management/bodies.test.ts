@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PERMISSION_PATTERN } from "../../src/domain/permissions";
 import { MAX_BODY_BYTES } from "../../src/management/body-guard";
-import { seedOrg, seedPermissionSet, seedServiceToken, seedUser, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { adminSession, seedOrg, seedPermissionSet, seedServiceToken, seedUser, sessionJwt, type SeededOrg } from "../helpers/seed";
 import { call, PREFIX } from "../helpers/worker";
 import { errorOf } from "../helpers/errors";
 import { openLimiter } from "../helpers/bindings";
@@ -354,7 +354,7 @@ beforeAll(async () => {
   const serviceToken = await seedServiceToken(org.orgId, { permissionSetIds: [setId] });
   ctx = {
     org,
-    admin: await sessionJwt({ sub: org.adminId, org: org.orgId }),
+    admin: await adminSession(org),
     memberId: member.id,
     serviceTokenId: serviceToken.id,
     groupId: member.groupIds[0]!,

@@ -8,7 +8,7 @@ import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../src/db/ids";
 import { users } from "../../src/db/schema";
-import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, type SeededOrg } from "../helpers/seed";
 import { api, proxiedStatus } from "../helpers/worker";
 import { errorOf } from "../helpers/errors";
 import { snapshot } from "../helpers/records";
@@ -44,7 +44,7 @@ beforeAll(async () => {
   const bSetId = await seedPermissionSet(b.orgId, ["inspections.view"], "Bravo Viewers");
   const bActiveToken = await seedServiceToken(b.orgId, { name: "Bravo sync", permissionSetIds: [bSetId] });
   const bRevokedToken = await seedServiceToken(b.orgId, { name: "Bravo old sync" });
-  const bAdmin = await sessionJwt({ sub: b.adminId, org: b.orgId });
+  const bAdmin = await adminSession(b);
   expect((await api("POST", `/service-tokens/${bRevokedToken.id}/revoke`, bAdmin)).status).toBe(200);
   const bMember = await seedUser(b.orgId, { name: "Bravo Inspector", permissionSetIds: [bSetId], groupNames: ["Bravo North"], siteNames: ["Bravo Depot"] });
   const bUserToken = await seedUserToken(b.orgId, bMember.id, "Bravo CLI");
@@ -56,7 +56,7 @@ beforeAll(async () => {
     aServiceTokenId: aServiceToken.id,
     aMemberId: aMember.id,
     credentials: {
-      session: await sessionJwt({ sub: a.adminId, org: a.orgId, expiresIn: 3600 }),
+      session: await adminSession(a),
       "user token": aAdminToken.secret,
       "service token": aServiceToken.secret,
     },
@@ -220,7 +220,7 @@ describe("cross-organization reads through lists and filters (issue 6 §16)", ()
   it("after every attempt above, B's tokens still work and B's objects are intact", async () => {
     expect(await proxiedStatus(w.bActiveToken.secret)).toBe(200);
     expect(await proxiedStatus(w.bUserToken.secret)).toBe(200);
-    const bAdmin = await sessionJwt({ sub: w.b.adminId, org: w.b.orgId });
+    const bAdmin = await adminSession(w.b);
     const member = (await (await api("GET", `/users/${w.bMember.id}`, bAdmin)).json()) as { name: string; status: string; permission_set_ids: string[] };
     expect(member).toMatchObject({ name: "Bravo Inspector", status: "active", permission_set_ids: [w.bSetId] });
     const set = (await (await api("GET", `/permission-sets/${w.bSetId}`, bAdmin)).json()) as { name: string; permissions: string[] };
@@ -233,7 +233,7 @@ describe("another member's user token in the same organization (issue 6 §16)", 
     const org = await seedOrg();
     const colleague = await seedUser(org.orgId, { name: "Colleague" });
     const theirToken = await seedUserToken(org.orgId, colleague.id);
-    const res = await api("POST", `/me/api-tokens/${theirToken.id}/revoke`, await sessionJwt({ sub: org.adminId, org: org.orgId }));
+    const res = await api("POST", `/me/api-tokens/${theirToken.id}/revoke`, await adminSession(org));
     expect(res.status).toBe(404);
     expect((await errorOf(res)).code).toBe("not_found");
     expect(await proxiedStatus(theirToken.secret)).toBe(200);

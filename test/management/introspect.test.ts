@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { setMemberStatus } from "../../src/db/members";
 import { generateToken } from "../../src/token/format";
 import { describeSecurity } from "../helpers/security";
-import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt } from "../helpers/seed";
+import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt } from "../helpers/seed";
 import { api, bearer, call, PREFIX } from "../helpers/worker";
 
 function introspect(credential: string, form: Record<string, string>, headers: Record<string, string> = {}) {
@@ -69,7 +69,7 @@ describe("POST /introspect (RFC 7662)", () => {
   it("works for an admin's session too", async () => {
     const { org } = await setup();
     const target = await seedServiceToken(org.orgId);
-    const session = await sessionJwt({ sub: org.adminId, org: org.orgId });
+    const session = await adminSession(org);
 
     const body = (await (await introspect(session, { token: target.secret })).json()) as { active: boolean };
 

@@ -10,7 +10,7 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { activityEvents, apiTokens } from "../../src/db/schema";
 import { tokenDigest } from "../../src/token/digest";
-import { adminSession, db, type SeededOrg, seedOrg, seedServiceToken, seedUser, seedUserToken, sessionJwt } from "../helpers/seed";
+import { adminSession, db, seedOrg, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
 import { api, proxiedStatus } from "../helpers/worker";
 import { errorOf } from "../helpers/errors";
 

@@ -13,7 +13,7 @@ import { rollServiceToken } from "../../src/db/token-lifecycle";
 import { DAY_MS } from "../../src/domain/tokens";
 import { tokenDigest } from "../../src/token/digest";
 import { describeSecurity } from "../helpers/security";
-import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, type SeededOrg } from "../helpers/seed";
 import { api, bearer, call, marker, PREFIX, upstreamRequests } from "../helpers/worker";
 import { runCron } from "../helpers/cron";
 
@@ -35,7 +35,7 @@ async function setup(): Promise<{ org: SeededOrg; admin: string; token: { id: st
   const org = await seedOrg();
   const setId = await seedPermissionSet(org.orgId, ["inspections.view"], "Viewer");
   const token = await seedServiceToken(org.orgId, { name: "Warehouse sync", permissionSetIds: [setId] });
-  return { org, admin: await sessionJwt({ sub: org.adminId, org: org.orgId }), token };
+  return { org, admin: await adminSession(org), token };
 }
 
 function roll(admin: string, id: string, body?: unknown): Promise<Response> {

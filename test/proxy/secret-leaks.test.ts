@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { bearer, call, marker, PREFIX } from "../helpers/worker";
-import { seedOrg, seedUser, seedUserToken, sessionJwt } from "../helpers/seed";
+import { adminSession, seedOrg, seedUser, seedUserToken } from "../helpers/seed";
 import { failingDb, fakeLimiter, writeFailingDb } from "../helpers/bindings";
 import { setTokenStatus } from "../helpers/token-state";
 
@@ -52,7 +52,7 @@ describe("secrets never leak", () => {
 
     // Secrets made through the management API (shown once, in the 201 and the regenerate response).
     const org = await seedOrg();
-    const admin = await sessionJwt({ sub: org.adminId, org: org.orgId });
+    const admin = await adminSession(org);
     const created = await call(`${PREFIX}/service-tokens`, {
       method: "POST",
       headers: bearer(admin, { "content-type": "application/json" }),

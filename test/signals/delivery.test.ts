@@ -10,7 +10,7 @@ import type { Env, WebhookMessage } from "../../src/env";
 import { handleWebhookBatch } from "../../src/signals/consumer";
 import { attemptDelivery, GIVE_UP_AFTER_MS, RETRY_DELAYS_MS } from "../../src/signals/deliver";
 import { dispatchOutbox } from "../../src/signals/dispatch";
-import { sessionJwt } from "../helpers/seed";
+import { adminSession } from "../helpers/seed";
 import { api } from "../helpers/worker";
 import {
   adminApi,
@@ -38,7 +38,7 @@ describe("delivery through WEBHOOK_QUEUE", () => {
     const realQueue = { ...org, env: {} } as SignalsOrg;
     const endpoint = await receiverEndpoint(realQueue);
     const started = Date.now();
-    const res = await api("POST", "/service-tokens", await sessionJwt({ sub: org.adminId, org: org.orgId }), { name: "Queue path" });
+    const res = await api("POST", "/service-tokens", await adminSession(org), { name: "Queue path" });
     const token = (await res.json()) as { id: string; token: string; hint: string };
     const [delivery] = await waitFor(async () => {
       const list = await received(endpoint);

@@ -8,7 +8,7 @@ import { orm } from "../../src/db/client";
 import type { Env, WebhookMessage } from "../../src/env";
 import { attemptDelivery, type DeliveryResult } from "../../src/signals/deliver";
 import { dispatchOutbox } from "../../src/signals/dispatch";
-import { seedOrg, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { adminSession, seedOrg, type SeededOrg } from "../helpers/seed";
 import { api, call, type CallOptions } from "../helpers/worker";
 
 /** The receiver's origin (the global setup put it in SECRET_SCANNING_KEYS_URL). */
@@ -49,7 +49,7 @@ export interface SignalsOrg extends SeededOrg {
 export async function signalsOrg(name = "Signals"): Promise<SignalsOrg> {
   const org = await seedOrg(name);
   const queue = recordingQueue();
-  return { ...org, session: await sessionJwt({ sub: org.adminId, org: org.orgId }), queue, env: { WEBHOOK_QUEUE: queue.queue } };
+  return { ...org, session: await adminSession(org), queue, env: { WEBHOOK_QUEUE: queue.queue } };
 }
 
 /** A management call as `org`'s admin, with the recording queue. */
