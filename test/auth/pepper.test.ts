@@ -10,13 +10,10 @@ import { createServiceToken } from "../../src/db/tokens";
 import { tokenDigest } from "../../src/token/digest";
 import { adminSession, db, seedOrg } from "../helpers/seed";
 import { api, bearer, call, marker, PREFIX, upstreamRequests } from "../helpers/worker";
+import { tokenRow } from "../helpers/records";
 
 const PEPPER = "e2e-pepper-7f3c";
 const PEPPERED = { TOKEN_PEPPER: PEPPER };
-
-async function storedDigest(tokenId: string): Promise<string | undefined> {
-  return (await env.DB.prepare("SELECT digest FROM api_tokens WHERE id = ?1").bind(tokenId).first<{ digest: string }>())?.digest;
-}
 
 async function sha256Hex(text: string): Promise<string> {
   const bytes = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
@@ -44,7 +41,7 @@ describe("TOKEN_PEPPER set: the whole token lifecycle", () => {
     const serviceToken = (await svcRes.json()) as { id: string; token: string };
 
     for (const t of [userToken, serviceToken]) {
-      const digest = await storedDigest(t.id);
+      const digest = (await tokenRow(t.id))?.digest;
       expect(digest).toBe(await tokenDigest(t.token, PEPPER));
       expect(digest).not.toBe(await sha256Hex(t.token));
     }
@@ -73,7 +70,7 @@ describe("TOKEN_PEPPER set: the whole token lifecycle", () => {
     const regen = await api("POST", `/service-tokens/${serviceToken.id}/regenerate`, session, undefined, { env: PEPPERED });
     expect(regen.status).toBe(200);
     const regenerated = ((await regen.json()) as { token: string }).token;
-    expect(await storedDigest(serviceToken.id)).toBe(await tokenDigest(regenerated, PEPPER));
+    expect((await tokenRow(serviceToken.id))?.digest).toBe(await tokenDigest(regenerated, PEPPER));
     expect((await proxied(regenerated, `/reports/${marker()}`, PEPPERED)).status).toBe(200);
     caller = regenerated;
     expect((await proxied(serviceToken.token, `/reports/${marker()}`, PEPPERED)).status).toBe(401);
@@ -113,14 +110,14 @@ describe("TOKEN_PEPPER_PREVIOUS: rotating the pepper without downtime (SPEC §11
 
   it("a token stored under the previous pepper works, and is re-digested under the current one on use", async () => {
     const token = await tokenUnder(OLD);
-    expect(await storedDigest(token.id)).toBe(await tokenDigest(token.secret, OLD));
+    expect((await tokenRow(token.id))?.digest).toBe(await tokenDigest(token.secret, OLD));
     // Without the previous pepper configured it is unknown (the control case).
     expect((await proxied(token.secret, `/reports/${marker()}`, { TOKEN_PEPPER: NEW })).status).toBe(401);
 
     const m = marker();
     expect((await proxied(token.secret, `/reports/${m}`, ROTATING)).status).toBe(200);
     expect(await upstreamRequests(m)).toHaveLength(1);
-    expect(await storedDigest(token.id)).toBe(await tokenDigest(token.secret, NEW));
+    expect((await tokenRow(token.id))?.digest).toBe(await tokenDigest(token.secret, NEW));
     // Re-digested: the current pepper alone now opens it, and the management API does too.
     expect((await proxied(token.secret, `/reports/${marker()}`, { TOKEN_PEPPER: NEW })).status).toBe(200);
     expect((await call(`${PREFIX}/me`, { headers: bearer(token.secret), env: { TOKEN_PEPPER: NEW } })).status).toBe(200);
@@ -145,7 +142,7 @@ describe("TOKEN_PEPPER_PREVIOUS: rotating the pepper without downtime (SPEC §11
   it("a management API call re-digests too, and a leak report finds a token still under the previous pepper", async () => {
     const used = await tokenUnder(OLD);
     expect((await call(`${PREFIX}/me`, { headers: bearer(used.secret), env: ROTATING })).status).toBe(200);
-    expect(await storedDigest(used.id)).toBe(await tokenDigest(used.secret, NEW));
+    expect((await tokenRow(used.id))?.digest).toBe(await tokenDigest(used.secret, NEW));
 
     const leaked = await tokenUnder(OLD);
     const res = await call(`${PREFIX}/credentials/revoke`, {
@@ -164,10 +161,10 @@ describe("TOKEN_PEPPER_PREVIOUS: rotating the pepper without downtime (SPEC §11
     const current = await tokenUnder(NEW);
     const m = marker();
     expect((await proxied(current.secret, `/reports/${m}`, ROTATING)).status).toBe(200);
-    expect(await storedDigest(current.id)).toBe(await tokenDigest(current.secret, NEW));
+    expect((await tokenRow(current.id))?.digest).toBe(await tokenDigest(current.secret, NEW));
     const stranger = await tokenUnder("some-other-pepper");
     expect((await proxied(stranger.secret, `/reports/${marker()}`, ROTATING)).status).toBe(401);
-    expect(await storedDigest(stranger.id)).toBe(await tokenDigest(stranger.secret, "some-other-pepper"));
+    expect((await tokenRow(stranger.id))?.digest).toBe(await tokenDigest(stranger.secret, "some-other-pepper"));
   });
 
   it("refuses TOKEN_PEPPER_PREVIOUS without TOKEN_PEPPER (fail fast, never a silent fallback)", async () => {

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { clearRateLimitBlocks, clientIp } from "../../src/auth/rate-limit";
 import { generateToken } from "../../src/token/format";
-import { bearer, call, inOneWindow, marker, PREFIX, upstreamRequests } from "../helpers/worker";
+import { call, inOneWindow, marker, PREFIX, upstreamRequests } from "../helpers/worker";
 import { errorOf } from "../helpers/errors";
 import { countingDb, fakeLimiter } from "../helpers/bindings";
 import { seedIntegration } from "../helpers/seed";

@@ -7,12 +7,7 @@ import { RUN_LIMITS } from "../../src/cron/limits";
 import { bearer, call } from "../helpers/worker";
 import { seedOrg, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
 import { bulkTokens, countEvents, countTokens, runCron } from "../helpers/cron";
-
-async function tokenRow(id: string) {
-  return env.DB.prepare("SELECT status, expired_at, updated_at FROM api_tokens WHERE id = ?1")
-    .bind(id)
-    .first<{ status: string; expired_at: number | null; updated_at: number }>();
-}
+import { tokenRow } from "../helpers/records";
 
 async function setDeadline(tokenId: string, expiresAt: number) {
   await env.DB.prepare("UPDATE api_tokens SET expires_at = ?1 WHERE id = ?2").bind(expiresAt, tokenId).run();
@@ -58,7 +53,7 @@ describe("expiry sweep (SPEC §6)", () => {
     await worker.scheduled!(controller, env as Env, ctx);
     await waitOnExecutionContext(ctx);
 
-    expect(await tokenRow(idle.id)).toEqual({ status: "expired", expired_at: now, updated_at: now });
+    expect(await tokenRow(idle.id)).toMatchObject({ status: "expired", expiredAt: now, updatedAt: now });
     expect((await tokenRow(fresh.id))!.status).toBe("active");
     const [event, ...more] = await eventsFor(idle.id);
     expect(more).toEqual([]);
@@ -118,7 +113,7 @@ describe("expiry sweep (SPEC §6)", () => {
     await runCron(now + 5 * 60_000);
 
     expect(await eventsFor(token.id)).toHaveLength(1);
-    expect(await tokenRow(token.id)).toMatchObject({ status: "expired", expired_at: now });
+    expect(await tokenRow(token.id)).toMatchObject({ status: "expired", expiredAt: now });
   });
 
   it("two runs at once expire every token exactly once (no doubled events)", async () => {
@@ -275,7 +270,7 @@ describe("inactive-member sweep", () => {
     const report = await runCron(now);
 
     expect(report.inactiveMembers!.count).toBeGreaterThanOrEqual(1);
-    expect(await tokenRow(token.id)).toMatchObject({ status: "expired", expired_at: now });
+    expect(await tokenRow(token.id)).toMatchObject({ status: "expired", expiredAt: now });
     expect((await tokenRow(kept.id))!.status).toBe("active");
     const [event] = await eventsFor(token.id);
     expect(event).toMatchObject({ actor_type: "system", target_name: "laptop" });

@@ -4,6 +4,7 @@ import { generateToken } from "../../src/token/format";
 import { seedOrg, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
 import { bearer, call, inOneWindow, PREFIX, type CallOptions } from "../helpers/worker";
 import { countingDb } from "../helpers/bindings";
+import { tokenRow } from "../helpers/records";
 
 /** A client address of its own per call, unless the test names one: the real limiter counts per IP. */
 function someIp(): string {
@@ -18,10 +19,6 @@ function report(body: unknown, options: CallOptions = {}) {
     headers: { "content-type": "application/json", "cf-connecting-ip": someIp(), ...(options.headers as Record<string, string>) },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
-}
-
-async function tokenRow(id: string) {
-  return env.DB.prepare("SELECT status, revoked_at FROM api_tokens WHERE id = ?1").bind(id).first<{ status: string; revoked_at: number | null }>();
 }
 
 async function leakEvents(tokenId: string) {

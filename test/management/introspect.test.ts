@@ -5,6 +5,7 @@ import { generateToken } from "../../src/token/format";
 import { describeSecurity } from "../helpers/security";
 import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt } from "../helpers/seed";
 import { api, bearer, call, PREFIX } from "../helpers/worker";
+import { tokenRow } from "../helpers/records";
 
 function introspect(credential: string, form: Record<string, string>, headers: Record<string, string> = {}) {
   return call(`${PREFIX}/introspect`, {
@@ -20,12 +21,6 @@ async function setup() {
   const manageSet = await seedPermissionSet(org.orgId, ["integrations.manage"], "Integrations");
   const caller = await seedServiceToken(org.orgId, { name: "Gateway", permissionSetIds: [manageSet] });
   return { org, caller };
-}
-
-async function tokenRow(id: string) {
-  return env.DB.prepare("SELECT created_at, expires_at, last_used_at FROM api_tokens WHERE id = ?1")
-    .bind(id)
-    .first<{ created_at: number; expires_at: number; last_used_at: number | null }>();
 }
 
 describeSecurity("POST /introspect", { method: "POST", path: "/introspect", permission: "integrations.manage" });
@@ -47,8 +42,8 @@ describe("POST /introspect (RFC 7662)", () => {
       sub: target.serviceUserId,
       token_type: "service_user",
       scope: "inspections.edit inspections.view",
-      iat: Math.floor(row!.created_at / 1000),
-      exp: Math.floor(row!.expires_at / 1000),
+      iat: Math.floor(row!.createdAt / 1000),
+      exp: Math.floor(row!.expiresAt / 1000),
       org: org.orgId,
       username: "Warehouse sync",
       token_id: target.id,

@@ -13,6 +13,7 @@ import { tokenDigest } from "../../src/token/digest";
 import { adminSession, db, seedOrg, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
 import { api, proxiedStatus } from "../helpers/worker";
 import { errorOf } from "../helpers/errors";
+import { tokenRow } from "../helpers/records";
 
 const ROUNDS = 20;
 
@@ -42,10 +43,6 @@ interface TokenBody {
   token?: string;
 }
 
-async function row(id: string) {
-  return db().query.apiTokens.findFirst({ where: eq(apiTokens.id, id) });
-}
-
 async function eventCount(tokenId: string, type: string): Promise<number> {
   const rows = await db()
     .select({ id: activityEvents.id })
@@ -73,7 +70,7 @@ async function liveSecrets(secrets: string[]): Promise<string[]> {
 
 /** The single-secret invariant: only the row's current digest may work, and only while active. */
 async function expectAtMostTheCurrentSecretLive(tokenId: string, secrets: string[]): Promise<void> {
-  const current = (await row(tokenId))!;
+  const current = (await tokenRow(tokenId))!;
   const live = await liveSecrets(secrets);
   expect(live.length).toBeLessThanOrEqual(1);
   if (current.status === "active") {
@@ -118,7 +115,7 @@ describe("concurrent revoke and regenerate (issue 6 §15)", () => {
       expect(r.body.status).toBe("revoked");
       expect(g.status).toBe(200);
       expect(g.body.token).toMatch(/^pcs_/);
-      const final = (await row(token.id))!;
+      const final = (await tokenRow(token.id))!;
       expect(["active", "revoked"]).toContain(final.status);
       seen.add(final.status);
       // The regenerated digest stays on the row either way; the first secret is gone for good.
@@ -142,7 +139,7 @@ describe("concurrent revoke and regenerate (issue 6 §15)", () => {
       );
 
       expect(r.status).toBe(200);
-      const final = (await row(token.id))!;
+      const final = (await tokenRow(token.id))!;
       seen.add(final.status);
       if (g.status === 200) {
         expect(final.status).toBe("active");
@@ -172,7 +169,7 @@ describe("concurrent regenerations of one revoked token (issue 6 §15)", () => {
       const won = results.filter((o) => o.status === 200);
       expect(won).toHaveLength(1);
       expect(results.filter((o) => o.status === 409 && o.code === "invalid_state")).toHaveLength(1);
-      const final = (await row(token.id))!;
+      const final = (await tokenRow(token.id))!;
       expect(final.status).toBe("active");
       expect(final.digest).toBe(await tokenDigest(won[0]!.body.token!, env.TOKEN_PEPPER));
       expect(await eventCount(token.id, "token.regenerated")).toBe(1);
@@ -192,7 +189,7 @@ describe("concurrent delete and regenerate (issue 6 §15)", () => {
         () => regenerate(org, token.id).then(outcome),
       );
 
-      const final = (await row(token.id))!;
+      const final = (await tokenRow(token.id))!;
       seen.add(final.status);
       if (d.status === 204) {
         // Deleted first: the regeneration finds nothing to regenerate.

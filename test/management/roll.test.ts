@@ -16,6 +16,7 @@ import { describeSecurity } from "../helpers/security";
 import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, type SeededOrg } from "../helpers/seed";
 import { api, bearer, call, marker, PREFIX, upstreamRequests } from "../helpers/worker";
 import { runCron } from "../helpers/cron";
+import { tokenRow } from "../helpers/records";
 
 const ROTATED = 'Bearer realm="portcullis", error="invalid_token", error_description="token rotated; the previous secret expired"';
 const REVOKED = 'Bearer realm="portcullis", error="invalid_token", error_description="token revoked"';
@@ -59,12 +60,6 @@ async function proxied(secret: string): Promise<{ res: Response; seen: Record<st
 function identity(headers: Record<string, string>) {
   const keys = ["subject-id", "subject-type", "subject-name", "org-id", "token-id", "permissions", "groups", "sites"];
   return Object.fromEntries(keys.map((k) => [k, headers[`x-portcullis-${k}`]]));
-}
-
-async function row(id: string) {
-  return env.DB.prepare("SELECT status, previous_digest, previous_expires_at, last_used_at, expires_at FROM api_tokens WHERE id = ?1")
-    .bind(id)
-    .first<{ status: string; previous_digest: string | null; previous_expires_at: number | null; last_used_at: number | null; expires_at: number }>();
 }
 
 async function errorCode(res: Response): Promise<string> {
@@ -174,13 +169,13 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
       expect(res.headers.get("www-authenticate")).toBe(REVOKED);
       expect(seen).toBeNull();
     }
-    expect((await row(token.id))!.previous_expires_at).toBeLessThanOrEqual(Date.now());
+    expect((await tokenRow(token.id))!.previousExpiresAt).toBeLessThanOrEqual(Date.now());
     const regenerated = await api("POST", `/service-tokens/${token.id}/regenerate`, admin);
     expect(regenerated.status).toBe(200);
     const fresh = ((await regenerated.json()) as { token: string }).token;
     expect((await proxied(fresh)).res.status).toBe(200);
     for (const secret of [token.secret, body.token]) expect((await proxied(secret)).res.status).toBe(401);
-    expect((await row(token.id))!.previous_digest).toBeNull();
+    expect((await tokenRow(token.id))!.previousDigest).toBeNull();
   });
 
   it("refuses a revoked or expired token with 409 invalid_state, and a deleted, foreign or user token id with 404", async () => {
@@ -196,7 +191,7 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
       expect(res.status).toBe(409);
       expect(await errorCode(res)).toBe("invalid_state");
     }
-    expect((await row(revoked.id))!.previous_digest).toBeNull();
+    expect((await tokenRow(revoked.id))!.previousDigest).toBeNull();
 
     const deleted = await seedServiceToken(org.orgId, { name: "Gone" });
     await api("POST", `/service-tokens/${deleted.id}/revoke`, admin);
@@ -209,7 +204,7 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
       expect(res.status).toBe(404);
       expect(await errorCode(res)).toBe("not_found");
     }
-    expect((await row(foreign.id))!.previous_digest).toBeNull();
+    expect((await tokenRow(foreign.id))!.previousDigest).toBeNull();
   });
 
   it.each([[{ grace_seconds: -1 }], [{ grace_seconds: 604_801 }], [{ grace_seconds: 1.5 }], [{ grace_seconds: "60" }], [{ grace: 60 }]])(
@@ -219,7 +214,7 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
       const res = await roll(admin, token.id, body);
       expect(res.status).toBe(400);
       expect(await errorCode(res)).toBe("invalid_request");
-      expect((await row(token.id))!.previous_digest).toBeNull();
+      expect((await tokenRow(token.id))!.previousDigest).toBeNull();
     },
   );
 
@@ -250,9 +245,9 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
     await rolled(admin, token.id);
     const before = Date.now();
     expect((await proxied(token.secret)).res.status).toBe(200);
-    const after = await row(token.id);
-    expect(after!.last_used_at).toBeGreaterThanOrEqual(before);
-    expect(after!.expires_at).toBeGreaterThanOrEqual(before + 45 * DAY_MS);
+    const after = await tokenRow(token.id);
+    expect(after!.lastUsedAt).toBeGreaterThanOrEqual(before);
+    expect(after!.expiresAt).toBeGreaterThanOrEqual(before + 45 * DAY_MS);
     const view = (await (await api("GET", `/service-tokens/${token.id}`, admin)).json()) as { last_used_at: string | null };
     expect(view.last_used_at).not.toBeNull();
   });
@@ -340,14 +335,14 @@ describe("the other readers of a rolled token (SPEC §9)", () => {
   it("introspection: the previous secret is active as the same token until its grace ends, then inactive", async () => {
     const { admin, token } = await setup();
     const body = await rolled(admin, token.id, { grace_seconds: 120 });
-    const tokenRow = await row(token.id);
+    const stored = await tokenRow(token.id);
     expect(await introspect(admin, token.secret)).toMatchObject({
       active: true,
       token_id: token.id,
       sub: token.serviceUserId,
       exp: Math.floor(Date.parse(body.previous_expires_at) / 1000),
     });
-    expect(await introspect(admin, body.token)).toMatchObject({ active: true, token_id: token.id, exp: Math.floor(tokenRow!.expires_at / 1000) });
+    expect(await introspect(admin, body.token)).toMatchObject({ active: true, token_id: token.id, exp: Math.floor(stored!.expiresAt / 1000) });
     await rolled(admin, token.id, { grace_seconds: 0 });
     expect(await introspect(admin, body.token)).toEqual({ active: false });
     expect(await introspect(admin, token.secret)).toEqual({ active: false });
@@ -362,7 +357,7 @@ describe("the other readers of a rolled token (SPEC §9)", () => {
       body: JSON.stringify({ credentials: [token.secret] }),
     });
     expect(res.status).toBe(202);
-    expect((await row(token.id))!.status).toBe("revoked");
+    expect((await tokenRow(token.id))!.status).toBe("revoked");
     for (const secret of [token.secret, body.token]) {
       const { res: used } = await proxied(secret);
       expect(used.status).toBe(401);
@@ -382,7 +377,7 @@ describe("the other readers of a rolled token (SPEC §9)", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ credentials: [token.secret] }),
     });
-    expect((await row(token.id))!.status).toBe("active");
+    expect((await tokenRow(token.id))!.status).toBe("active");
     expect((await proxied(body.token)).res.status).toBe(200);
   });
 
@@ -392,9 +387,9 @@ describe("the other readers of a rolled token (SPEC §9)", () => {
     const now = Date.now();
     await env.DB.prepare("UPDATE api_tokens SET expires_at = ?1 WHERE id = ?2").bind(now - 1, token.id).run();
     await runCron(now);
-    const after = await row(token.id);
+    const after = await tokenRow(token.id);
     expect(after!.status).toBe("expired");
-    expect(after!.previous_expires_at).toBeLessThanOrEqual(now);
+    expect(after!.previousExpiresAt).toBeLessThanOrEqual(now);
     for (const secret of [token.secret, body.token]) {
       const { res } = await proxied(secret);
       expect(res.status).toBe(401);
@@ -412,6 +407,6 @@ describe("the other readers of a rolled token (SPEC §9)", () => {
       .run();
     expect((await proxied(token.secret)).res.status).toBe(200);
     await runCron(now + 2 * 3_600_000);
-    expect((await row(token.id))!.status).toBe("active");
+    expect((await tokenRow(token.id))!.status).toBe("active");
   });
 });

@@ -13,6 +13,7 @@ import { createServiceToken } from "../../src/db/tokens";
 import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
 import { bearer, call, marker, upstreamRequests } from "../helpers/worker";
 import { countingDb } from "../helpers/bindings";
+import { tokenRow } from "../helpers/records";
 
 /** A never-limiting failure limiter, so deliberate rejects in this file are answered 401, not 429. */
 const openLimiter: RateLimit = { limit: async () => ({ success: true }) };
@@ -85,11 +86,6 @@ async function seedIntegration() {
   return { org, token };
 }
 
-async function lastUsedAt(tokenId: string): Promise<number | null> {
-  const row = await env.DB.prepare("SELECT last_used_at FROM api_tokens WHERE id = ?1").bind(tokenId).first<{ last_used_at: number | null }>();
-  return row!.last_used_at;
-}
-
 /** A client address of its own per test, so no failure budget is shared between tests. */
 const client = () => ({ "cf-connecting-ip": `198.51.100.${Math.floor(Math.random() * 250) + 1}` });
 
@@ -139,7 +135,7 @@ describe("per-request D1 budget", () => {
     }
     expect(recording.reads()).toHaveLength(20);
     expect(recording.writes()).toHaveLength(1);
-    expect(await lastUsedAt(token.id)).toBeGreaterThanOrEqual(before);
+    expect((await tokenRow(token.id))!.lastUsedAt).toBeGreaterThanOrEqual(before);
   });
 
   it("a token whose last use is over 60 s old is written once more, then not again within the minute", async () => {
@@ -152,7 +148,7 @@ describe("per-request D1 budget", () => {
     }
     // One coalesced UPDATE (no first-use event: the token was used before).
     expect(recording.writes().map((w) => w.method)).toEqual(["run"]);
-    expect(await lastUsedAt(token.id)).toBeGreaterThan(old);
+    expect((await tokenRow(token.id))!.lastUsedAt).toBeGreaterThan(old);
   });
 
   it("a malformed token costs no D1 call at all", async () => {
