@@ -20,6 +20,14 @@ export async function eventsFor(tokenId: string, type: string) {
     .where(and(eq(activityEvents.targetId, tokenId), eq(activityEvents.type, type)));
 }
 
+/** The activity events of `type` in this organization. */
+export async function orgEvents(orgId: string, type: string) {
+  return db()
+    .select()
+    .from(activityEvents)
+    .where(and(eq(activityEvents.orgId, orgId), eq(activityEvents.type, type)));
+}
+
 /** The `error.code` of a JSON error response. */
 export async function errorCode(res: Response): Promise<string> {
   return ((await res.json()) as { error: { code: string } }).error.code;

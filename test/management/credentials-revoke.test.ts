@@ -4,7 +4,7 @@ import { generateToken } from "../../src/token/format";
 import { seedOrg, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
 import { bearer, call, inOneWindow, PREFIX, type CallOptions } from "../helpers/worker";
 import { countingDb } from "../helpers/bindings";
-import { tokenRow } from "../helpers/records";
+import { eventsFor, tokenRow } from "../helpers/records";
 
 /** A client address of its own per call, unless the test names one: the real limiter counts per IP. */
 function someIp(): string {
@@ -19,15 +19,6 @@ function report(body: unknown, options: CallOptions = {}) {
     headers: { "content-type": "application/json", "cf-connecting-ip": someIp(), ...(options.headers as Record<string, string>) },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
-}
-
-async function leakEvents(tokenId: string) {
-  const { results } = await env.DB.prepare(
-    "SELECT org_id, actor_id, actor_type, actor_name, target_type, target_name, details FROM activity_events WHERE target_id = ?1 AND type = 'token.revoked_leaked'",
-  )
-    .bind(tokenId)
-    .all<{ org_id: string; actor_id: string | null; actor_type: string; actor_name: string; target_type: string; target_name: string; details: string }>();
-  return results;
 }
 
 // Any path outside the policy's rules needs only a valid token (SPEC §7 demo policy).
@@ -48,11 +39,11 @@ describe("POST /credentials/revoke (leaked tokens)", () => {
     const denied = await proxied(leaked.secret);
     expect(denied.status).toBe(401);
     expect(denied.headers.get("www-authenticate")).toContain('error_description="token revoked"');
-    const [event, ...more] = await leakEvents(leaked.id);
+    const [event, ...more] = await eventsFor(leaked.id, "token.revoked_leaked");
     expect(more).toEqual([]);
-    expect(event).toMatchObject({ org_id: org.orgId, actor_id: null, actor_type: "system", target_type: "api_token", target_name: "CI deploy" });
+    expect(event).toMatchObject({ orgId: org.orgId, actorId: null, actorType: "system", targetType: "api_token", targetName: "CI deploy" });
     expect(event!.details).not.toContain(leaked.secret.slice(4, -4));
-    expect(JSON.parse(event!.details)).toEqual({ kind: "service_user", hint: expect.stringMatching(/^pcs_…/) });
+    expect(JSON.parse(event!.details!)).toEqual({ kind: "service_user", hint: expect.stringMatching(/^pcs_…/) });
   });
 
   it("answers the same 202 whatever the list holds, and revokes only the valid tokens in it", async () => {
@@ -72,8 +63,8 @@ describe("POST /credentials/revoke (leaked tokens)", () => {
     }
     expect((await tokenRow(userToken.id))!.status).toBe("revoked");
     expect((await tokenRow(serviceToken.id))!.status).toBe("revoked");
-    expect(await leakEvents(userToken.id)).toHaveLength(1);
-    expect(await leakEvents(serviceToken.id)).toHaveLength(1);
+    expect(await eventsFor(userToken.id, "token.revoked_leaked")).toHaveLength(1);
+    expect(await eventsFor(serviceToken.id, "token.revoked_leaked")).toHaveLength(1);
     expect((await proxied(userToken.secret)).status).toBe(401);
   });
 
@@ -87,7 +78,7 @@ describe("POST /credentials/revoke (leaked tokens)", () => {
 
     expect(again.status).toBe(202);
     expect(await tokenRow(leaked.id)).toEqual(first);
-    expect(await leakEvents(leaked.id)).toHaveLength(1);
+    expect(await eventsFor(leaked.id, "token.revoked_leaked")).toHaveLength(1);
   });
 
   it("leaves tokens that no longer work as they are", async () => {
@@ -101,8 +92,8 @@ describe("POST /credentials/revoke (leaked tokens)", () => {
 
     expect((await tokenRow(expired.id))!.status).toBe("expired");
     expect((await tokenRow(idle.id))!.status).toBe("active"); // the expiry sweep marks it expired
-    expect(await leakEvents(expired.id)).toEqual([]);
-    expect(await leakEvents(idle.id)).toEqual([]);
+    expect(await eventsFor(expired.id, "token.revoked_leaked")).toEqual([]);
+    expect(await eventsFor(idle.id, "token.revoked_leaked")).toEqual([]);
   });
 
   it("drops malformed strings without a D1 query", async () => {

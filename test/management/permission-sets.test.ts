@@ -4,10 +4,11 @@
  */
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { activityEvents, permissionSets, serviceUserPermissionSets, userPermissionSets } from "../../src/db/schema";
+import { permissionSets, serviceUserPermissionSets, userPermissionSets } from "../../src/db/schema";
 import { describeSecurity } from "../helpers/security";
 import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, type SeededOrg } from "../helpers/seed";
 import { api, bearer, call, marker } from "../helpers/worker";
+import { orgEvents } from "../helpers/records";
 
 interface PermissionSet {
   id: string;
@@ -24,12 +25,6 @@ async function createSet(org: SeededOrg, name = "Inspectors", permissions = ["in
   return (await res.json()) as PermissionSet;
 }
 
-const eventsOf = (orgId: string, type: string) =>
-  db()
-    .select()
-    .from(activityEvents)
-    .where(and(eq(activityEvents.orgId, orgId), eq(activityEvents.type, type)));
-
 const setRow = async (id: string) => db().query.permissionSets.findFirst({ where: eq(permissionSets.id, id) });
 
 const proxyStatus = async (secret: string) => (await call(`/inspections/${marker()}`, { headers: bearer(secret) })).status;
@@ -45,7 +40,7 @@ describe("POST /permission-sets", () => {
     const set = (await res.json()) as PermissionSet;
     expect(set).toEqual({ id: expect.stringMatching(/^ps_/), name: "Inspectors", permissions: ["inspections.edit", "inspections.view"] });
     expect(JSON.parse((await setRow(set.id))!.permissions)).toEqual(["inspections.edit", "inspections.view"]);
-    const [event] = await eventsOf(org.orgId, "permission_set.created");
+    const [event] = await orgEvents(org.orgId, "permission_set.created");
     expect(event).toMatchObject({ actorName: org.adminName, targetId: set.id, targetName: "Inspectors" });
     expect(JSON.parse(event!.details!)).toEqual({ permissions: ["inspections.edit", "inspections.view"] });
   });
@@ -125,7 +120,7 @@ describe("PATCH /permission-sets/{id}", () => {
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ id: set.id, name: "Lead inspectors", permissions: ["inspections.edit", "inspections.view"] });
-    const [event] = await eventsOf(org.orgId, "permission_set.updated");
+    const [event] = await orgEvents(org.orgId, "permission_set.updated");
     expect(event).toMatchObject({ actorName: org.adminName, targetName: "Lead inspectors" });
     expect(JSON.parse(event!.details!)).toEqual({
       name: { from: "Inspectors", to: "Lead inspectors" },
@@ -139,7 +134,7 @@ describe("PATCH /permission-sets/{id}", () => {
     const admin = await adminSession(org);
     expect(await (await api("PATCH", `/permission-sets/${set.id}`, admin, {})).json()).toEqual(set);
     expect(await (await api("PATCH", `/permission-sets/${set.id}`, admin, { permissions: set.permissions })).json()).toEqual(set);
-    expect(await eventsOf(org.orgId, "permission_set.updated")).toHaveLength(0);
+    expect(await orgEvents(org.orgId, "permission_set.updated")).toHaveLength(0);
   });
 
   it("rejects invalid input with 400 and another org's set with 404, changing nothing", async () => {
@@ -204,7 +199,7 @@ describe("DELETE /permission-sets/{id}", () => {
     expect(((await (await api("GET", `/users/${user.id}`, admin)).json()) as { permission_set_ids: string[] }).permission_set_ids).toEqual([]);
     expect(await proxyStatus(token.secret)).toBe(403);
     expect(await proxyStatus(service.secret)).toBe(403);
-    const [event] = await eventsOf(org.orgId, "permission_set.deleted");
+    const [event] = await orgEvents(org.orgId, "permission_set.deleted");
     expect(event).toMatchObject({ actorName: org.adminName, targetId: set.id, targetName: "Viewers" });
   });
 

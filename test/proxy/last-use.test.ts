@@ -11,14 +11,7 @@ import type { Env } from "../../src/env";
 import worker from "../../src/index";
 import { countingDb, fakeLimiter, writeFailingDb } from "../helpers/bindings";
 import { seedIntegration } from "../helpers/seed";
-import { tokenRow } from "../helpers/records";
-
-async function firstUseEvents(tokenId: string) {
-  const { results } = await env.DB.prepare("SELECT * FROM activity_events WHERE type = 'token.first_used' AND target_id = ?1")
-    .bind(tokenId)
-    .all<{ actor_id: string; actor_type: string; actor_name: string; target_type: string; org_id: string }>();
-  return results;
-}
+import { eventsFor, tokenRow } from "../helpers/records";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -37,14 +30,14 @@ describe("last-use recording", () => {
     const row = (await tokenRow(token.id))!;
     expect(row.lastUsedAt).toBeGreaterThanOrEqual(before);
     expect(row.lastUsedAt).toBeLessThanOrEqual(Date.now());
-    const events = await firstUseEvents(token.id);
+    const events = await eventsFor(token.id, "token.first_used");
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
-      org_id: org.orgId,
-      actor_id: token.serviceUserId,
-      actor_type: "service_user",
-      actor_name: "Warehouse sync",
-      target_type: "api_token",
+      orgId: org.orgId,
+      actorId: token.serviceUserId,
+      actorType: "service_user",
+      actorName: "Warehouse sync",
+      targetType: "api_token",
     });
   });
 
@@ -57,7 +50,7 @@ describe("last-use recording", () => {
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
     expect(counts.batch).toBe(1);
     expect(counts.prepare).toBe(10 + 2);
-    expect(await firstUseEvents(token.id)).toHaveLength(1);
+    expect(await eventsFor(token.id, "token.first_used")).toHaveLength(1);
   });
 
   it("after 60 s the next use writes again, without a second first-use event", async () => {
@@ -70,7 +63,7 @@ describe("last-use recording", () => {
     expect((await call(`/inspections/${marker()}`, { headers: bearer(token.secret), env: { DB: db } })).status).toBe(200);
     expect(counts).toEqual({ prepare: 2, batch: 0, exec: 0 });
     expect((await tokenRow(token.id))!.lastUsedAt).toBeGreaterThan(earlier + 60_000);
-    expect(await firstUseEvents(token.id)).toHaveLength(1);
+    expect(await eventsFor(token.id, "token.first_used")).toHaveLength(1);
   });
 
   it("a use recorded less than 60 s ago (by any isolate) means no write at all", async () => {
@@ -98,7 +91,7 @@ describe("last-use recording", () => {
     expect((await call(`/inspections/${m}/2`, { headers: bearer(token.secret), env: { DB: db } })).status).toBe(200);
     expect(counts.batch).toBe(1);
     expect((await tokenRow(token.id))!.lastUsedAt).not.toBeNull();
-    expect(await firstUseEvents(token.id)).toHaveLength(1);
+    expect(await eventsFor(token.id, "token.first_used")).toHaveLength(1);
   });
 
   it("a hanging last-use write never holds up the response", async () => {
