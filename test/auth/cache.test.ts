@@ -9,11 +9,10 @@ import { MAX_ENTRIES, cachedEntryCount, cachedLookup, clearAuthCache, invalidate
 import { clearLastUseMarks } from "../../src/auth/last-use";
 import type { ResolvedToken } from "../../src/db/auth";
 import { adminSession, seedOrg, seedPermissionSet, seedServiceToken } from "../helpers/seed";
-import { api, bearer, call, marker, upstreamRequests } from "../helpers/worker";
-import { countingDb } from "../helpers/bindings";
+import { api, marker, proxied, upstreamRequests } from "../helpers/worker";
+import { countingDb, openLimiter } from "../helpers/bindings";
 
 const CACHED = { AUTH_CACHE_TTL_MS: "5000" };
-const openLimiter: RateLimit = { limit: async () => ({ success: true }) };
 
 /** A service token whose last use is recorded as just now, so requests make no last-use write. */
 async function seedIntegration(permissions = ["inspections.view"]) {
@@ -24,8 +23,9 @@ async function seedIntegration(permissions = ["inspections.view"]) {
   return { org, setId, token };
 }
 
-function proxied(secret: string, db: D1Database, extraEnv: Record<string, unknown> = CACHED, path = `/inspections/${marker()}`) {
-  return call(path, { headers: bearer(secret), env: { DB: db, AUTH_FAILURE_LIMITER: openLimiter, ...extraEnv } });
+/** A proxied GET through `db`, with the cache on unless `extraEnv` says otherwise. */
+function throughCache(secret: string, db: D1Database, extraEnv: Record<string, unknown> = CACHED, prefix = "/inspections") {
+  return proxied(secret, prefix, { env: { DB: db, AUTH_FAILURE_LIMITER: openLimiter, ...extraEnv } });
 }
 
 function resolved(overrides: Partial<ResolvedToken> = {}): ResolvedToken {
@@ -64,7 +64,7 @@ describe("auth cache through the proxy", () => {
   it("is off by default: every request reads D1", async () => {
     const { token } = await seedIntegration();
     const { db, counts } = countingDb();
-    for (let i = 0; i < 5; i++) expect((await proxied(token.secret, db, {})).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await throughCache(token.secret, db, {})).res.status).toBe(200);
     expect(counts.prepare).toBe(5);
   });
 
@@ -72,7 +72,7 @@ describe("auth cache through the proxy", () => {
     const { token, org } = await seedIntegration();
     const { db, counts } = countingDb();
     const m = marker();
-    for (let i = 0; i < 5; i++) expect((await proxied(token.secret, db, CACHED, `/inspections/${m}/${i}`)).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await throughCache(token.secret, db, CACHED, `/inspections/${m}/${i}`)).res.status).toBe(200);
     expect(counts.prepare).toBe(1);
     const seen = await upstreamRequests(m);
     expect(seen).toHaveLength(5);
@@ -88,7 +88,7 @@ describe("auth cache through the proxy", () => {
     await env.DB.prepare("DELETE FROM api_tokens WHERE id = ?1").bind(token.id).run();
     const { db, counts } = countingDb();
     for (let i = 0; i < 5; i++) {
-      const res = await proxied(token.secret, db);
+      const { res } = await throughCache(token.secret, db);
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toContain("token is not recognized");
     }
@@ -98,20 +98,20 @@ describe("auth cache through the proxy", () => {
   it("100 concurrent first requests for one token make one D1 read", async () => {
     const { token } = await seedIntegration();
     const { db, counts } = countingDb();
-    const results = await Promise.all(Array.from({ length: 100 }, () => proxied(token.secret, db)));
-    expect(results.map((r) => r.status)).toEqual(Array(100).fill(200));
+    const results = await Promise.all(Array.from({ length: 100 }, () => throughCache(token.secret, db)));
+    expect(results.map((r) => r.res.status)).toEqual(Array(100).fill(200));
     expect(counts.prepare).toBe(1);
   });
 
   it("invalidateCached makes a revoke in this isolate visible on the next request", async () => {
     const { token } = await seedIntegration();
     const { db, counts } = countingDb();
-    expect((await proxied(token.secret, db)).status).toBe(200);
+    expect((await throughCache(token.secret, db)).res.status).toBe(200);
     await env.DB.prepare("UPDATE api_tokens SET status = 'revoked', revoked_at = ?1 WHERE id = ?2").bind(Date.now(), token.id).run();
     // Without the invalidation this isolate would keep serving the cached row (the stated bound).
-    expect((await proxied(token.secret, db)).status).toBe(200);
+    expect((await throughCache(token.secret, db)).res.status).toBe(200);
     invalidateCached({ tokenIds: [token.id] });
-    const res = await proxied(token.secret, db);
+    const { res } = await throughCache(token.secret, db);
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toContain("token revoked");
     expect(counts.prepare).toBe(2);
@@ -120,11 +120,11 @@ describe("auth cache through the proxy", () => {
   it("revoking through the management API stops a cached token on its next request", async () => {
     const { token, org } = await seedIntegration();
     const { db } = countingDb();
-    expect((await proxied(token.secret, db)).status).toBe(200);
+    expect((await throughCache(token.secret, db)).res.status).toBe(200);
     const admin = await adminSession(org);
     const revoke = await api("POST", `/service-tokens/${token.id}/revoke`, admin, undefined, { env: CACHED });
     expect(revoke.status).toBe(200);
-    const res = await proxied(token.secret, db);
+    const { res } = await throughCache(token.secret, db);
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toContain("token revoked");
   });
@@ -133,10 +133,10 @@ describe("auth cache through the proxy", () => {
     const { token, org, setId } = await seedIntegration(["inspections.view"]);
     const { db } = countingDb();
     const m = marker();
-    expect((await proxied(token.secret, db, CACHED, `/inspections/${m}/1`)).status).toBe(200);
+    expect((await throughCache(token.secret, db, CACHED, `/inspections/${m}/1`)).res.status).toBe(200);
     await env.DB.prepare("UPDATE permission_sets SET permissions = ?1 WHERE id = ?2").bind(JSON.stringify(["inspections.edit", "inspections.view"]), setId).run();
     invalidateCached({ orgId: org.orgId });
-    expect((await proxied(token.secret, db, CACHED, `/inspections/${m}/2`)).status).toBe(200);
+    expect((await throughCache(token.secret, db, CACHED, `/inspections/${m}/2`)).res.status).toBe(200);
     const seen = await upstreamRequests(m);
     expect(seen.map((r) => r.headers["x-portcullis-permissions"])).toEqual(["inspections.view", "inspections.edit,inspections.view"]);
   });

@@ -95,13 +95,25 @@ export function marker(): string {
   return crypto.randomUUID();
 }
 
-/** A proxied GET with `secret`; 200 means the secret is live (the demo policy lets any valid token through). */
-export async function proxiedStatus(secret: string, options: CallOptions = {}): Promise<number> {
-  const res = await call(`/widgets/${marker()}`, {
-    ...options,
-    headers: bearer(secret),
-    env: options.env,
-  });
+/**
+ * A proxied GET with `secret` to a fresh path below `prefix` (the demo policy: /inspections
+ * needs inspections.view, any path it does not name only a valid token). Returns the response,
+ * the path's marker, and the request the upstream received (null when nothing was forwarded).
+ */
+export async function proxied(
+  secret: string,
+  prefix = "/widgets",
+  options: CallOptions = {},
+): Promise<{ res: Response; marker: string; seen: UpstreamRequest | null }> {
+  const m = marker();
+  const res = await call(`${prefix}/${m}`, { ...options, headers: bearer(secret, options.headers as Record<string, string> | undefined) });
+  const [seen] = await upstreamRequests(m);
+  return { res, marker: m, seen: seen ?? null };
+}
+
+/** The status of a proxied GET with `secret` (its body read to the end); 200 means the secret is live. */
+export async function proxiedStatus(secret: string, prefix = "/widgets", options: CallOptions = {}): Promise<number> {
+  const { res } = await proxied(secret, prefix, options);
   await res.arrayBuffer();
   return res.status;
 }

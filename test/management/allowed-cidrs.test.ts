@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { clearAuthCache } from "../../src/auth/cache";
 import { adminSession, seedOrg, seedPermissionSet, type SeededOrg } from "../helpers/seed";
-import { api, bearer, call, marker, upstreamRequests } from "../helpers/worker";
+import { api, proxied } from "../helpers/worker";
 
 const NOT_ALLOWED = 'Bearer realm="portcullis", error="insufficient_scope", error_description="client address not allowed for this token"';
 
@@ -34,12 +34,9 @@ async function errorBody(res: Response): Promise<{ code: string; message: string
 }
 
 /** A proxied GET from `address` (no CF-Connecting-IP when null); `seen` is null when nothing was forwarded. */
-async function from(address: string | null, secret: string, extraEnv: Record<string, string> = {}) {
-  const m = marker();
-  const headers = bearer(secret, address === null ? {} : { "cf-connecting-ip": address });
-  const res = await call(`/inspections/${m}`, { headers, env: extraEnv, noClientAddress: address === null });
-  const [seen] = await upstreamRequests(m);
-  return { res, seen: seen ?? null };
+function from(address: string | null, secret: string, extraEnv: Record<string, string> = {}) {
+  const headers: Record<string, string> = address === null ? {} : { "cf-connecting-ip": address };
+  return proxied(secret, "/inspections", { headers, env: extraEnv, noClientAddress: address === null });
 }
 
 async function expectRefused(address: string | null, secret: string, extraEnv: Record<string, string> = {}) {

@@ -2,33 +2,24 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { generateToken } from "../../src/token/format";
 import { seedOrg, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
-import { bearer, call, inOneWindow, PREFIX, type CallOptions } from "../helpers/worker";
+import { call, inOneWindow, PREFIX, proxied, type CallOptions } from "../helpers/worker";
 import { countingDb } from "../helpers/bindings";
 import { eventsFor, tokenRow } from "../helpers/records";
-
-/** A client address of its own per call, unless the test names one: the real limiter counts per IP. */
-function someIp(): string {
-  const [a, b] = crypto.getRandomValues(new Uint8Array(2));
-  return `198.51.${a}.${b}`;
-}
 
 function report(body: unknown, options: CallOptions = {}) {
   return call(`${PREFIX}/credentials/revoke`, {
     ...options,
     method: "POST",
-    headers: { "content-type": "application/json", "cf-connecting-ip": someIp(), ...(options.headers as Record<string, string>) },
+    headers: { "content-type": "application/json", ...(options.headers as Record<string, string>) },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
 }
-
-// Any path outside the policy's rules needs only a valid token (SPEC §7 demo policy).
-const proxied = (secret: string) => call("/reports/weekly", { headers: bearer(secret) });
 
 describe("POST /credentials/revoke (leaked tokens)", () => {
   it("revokes a leaked service token at once, without a credential, and records the event", async () => {
     const org = await seedOrg();
     const leaked = await seedServiceToken(org.orgId, { name: "CI deploy" });
-    expect((await proxied(leaked.secret)).status).toBe(200);
+    expect((await proxied(leaked.secret)).res.status).toBe(200);
 
     const res = await report({ credentials: [leaked.secret] });
 
@@ -36,7 +27,7 @@ describe("POST /credentials/revoke (leaked tokens)", () => {
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(await res.json()).toEqual({ accepted: true });
     expect((await tokenRow(leaked.id))!.status).toBe("revoked");
-    const denied = await proxied(leaked.secret);
+    const { res: denied } = await proxied(leaked.secret);
     expect(denied.status).toBe(401);
     expect(denied.headers.get("www-authenticate")).toContain('error_description="token revoked"');
     const [event, ...more] = await eventsFor(leaked.id, "token.revoked_leaked");
@@ -65,7 +56,7 @@ describe("POST /credentials/revoke (leaked tokens)", () => {
     expect((await tokenRow(serviceToken.id))!.status).toBe("revoked");
     expect(await eventsFor(userToken.id, "token.revoked_leaked")).toHaveLength(1);
     expect(await eventsFor(serviceToken.id, "token.revoked_leaked")).toHaveLength(1);
-    expect((await proxied(userToken.secret)).status).toBe(401);
+    expect((await proxied(userToken.secret)).res.status).toBe(401);
   });
 
   it("a second report of the same token changes nothing", async () => {

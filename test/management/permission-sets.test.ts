@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { permissionSets, serviceUserPermissionSets, userPermissionSets } from "../../src/db/schema";
 import { describeSecurity } from "../helpers/security";
 import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, type SeededOrg } from "../helpers/seed";
-import { api, bearer, call, marker } from "../helpers/worker";
+import { api, proxiedStatus } from "../helpers/worker";
 import { orgEvents } from "../helpers/records";
 
 interface PermissionSet {
@@ -26,8 +26,6 @@ async function createSet(org: SeededOrg, name = "Inspectors", permissions = ["in
 }
 
 const setRow = async (id: string) => db().query.permissionSets.findFirst({ where: eq(permissionSets.id, id) });
-
-const proxyStatus = async (secret: string) => (await call(`/inspections/${marker()}`, { headers: bearer(secret) })).status;
 
 describe("POST /permission-sets", () => {
   it("creates a set with its permissions de-duplicated and sorted, and records it", async () => {
@@ -159,11 +157,11 @@ describe("live permission changes reach existing tokens on the next request", ()
     const user = await seedUser(org.orgId, { permissionSetIds: [set.id] });
     const token = await seedUserToken(org.orgId, user.id);
     const admin = await adminSession(org);
-    expect(await proxyStatus(token.secret)).toBe(200);
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(200);
     expect((await api("PATCH", `/permission-sets/${set.id}`, admin, { permissions: ["inspections.edit"] })).status).toBe(200);
-    expect(await proxyStatus(token.secret)).toBe(403);
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(403);
     expect((await api("PATCH", `/permission-sets/${set.id}`, admin, { permissions: ["inspections.view"] })).status).toBe(200);
-    expect(await proxyStatus(token.secret)).toBe(200);
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(200);
   });
 
   it("editing a service user's set applies to its token too", async () => {
@@ -171,9 +169,9 @@ describe("live permission changes reach existing tokens on the next request", ()
     const set = await createSet(org, "Integration", ["inspections.view"]);
     const service = await seedServiceToken(org.orgId, { permissionSetIds: [set.id] });
     const admin = await adminSession(org);
-    expect(await proxyStatus(service.secret)).toBe(200);
+    expect(await proxiedStatus(service.secret, "/inspections")).toBe(200);
     await api("PATCH", `/permission-sets/${set.id}`, admin, { permissions: [] });
-    expect(await proxyStatus(service.secret)).toBe(403);
+    expect(await proxiedStatus(service.secret, "/inspections")).toBe(403);
   });
 });
 
@@ -185,7 +183,7 @@ describe("DELETE /permission-sets/{id}", () => {
     const token = await seedUserToken(org.orgId, user.id);
     const service = await seedServiceToken(org.orgId, { permissionSetIds: [set.id] });
     const admin = await adminSession(org);
-    expect(await proxyStatus(token.secret)).toBe(200);
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(200);
 
     const res = await api("DELETE", `/permission-sets/${set.id}`, admin);
     expect(res.status).toBe(204);
@@ -197,8 +195,8 @@ describe("DELETE /permission-sets/{id}", () => {
       await db().select().from(serviceUserPermissionSets).where(eq(serviceUserPermissionSets.permissionSetId, set.id)),
     ).toEqual([]);
     expect(((await (await api("GET", `/users/${user.id}`, admin)).json()) as { permission_set_ids: string[] }).permission_set_ids).toEqual([]);
-    expect(await proxyStatus(token.secret)).toBe(403);
-    expect(await proxyStatus(service.secret)).toBe(403);
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(403);
+    expect(await proxiedStatus(service.secret, "/inspections")).toBe(403);
     const [event] = await orgEvents(org.orgId, "permission_set.deleted");
     expect(event).toMatchObject({ actorName: org.adminName, targetId: set.id, targetName: "Viewers" });
   });

@@ -14,7 +14,7 @@ import { DAY_MS } from "../../src/domain/tokens";
 import { tokenDigest } from "../../src/token/digest";
 import { describeSecurity } from "../helpers/security";
 import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, type SeededOrg } from "../helpers/seed";
-import { api, bearer, call, marker, PREFIX, upstreamRequests } from "../helpers/worker";
+import { api, bearer, call, PREFIX, proxied } from "../helpers/worker";
 import { runCron } from "../helpers/cron";
 import { tokenRow } from "../helpers/records";
 
@@ -49,14 +49,6 @@ async function rolled(admin: string, id: string, body?: unknown): Promise<Rolled
   return (await res.json()) as Rolled;
 }
 
-/** A proxied GET and the identity headers the upstream saw (null when nothing was forwarded). */
-async function proxied(secret: string): Promise<{ res: Response; seen: Record<string, string> | null }> {
-  const m = marker();
-  const res = await call(`/inspections/${m}`, { headers: bearer(secret) });
-  const [seen] = await upstreamRequests(m);
-  return { res, seen: seen?.headers ?? null };
-}
-
 function identity(headers: Record<string, string>) {
   const keys = ["subject-id", "subject-type", "subject-name", "org-id", "token-id", "permissions", "groups", "sites"];
   return Object.fromEntries(keys.map((k) => [k, headers[`x-portcullis-${k}`]]));
@@ -89,12 +81,12 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
     expect(grace).toBeGreaterThanOrEqual(DAY_MS);
     expect(grace).toBeLessThanOrEqual(DAY_MS + 5_000);
 
-    const viaNew = await proxied(body.token);
-    const viaPrevious = await proxied(token.secret);
+    const viaNew = await proxied(body.token, "/inspections");
+    const viaPrevious = await proxied(token.secret, "/inspections");
     expect(viaNew.res.status).toBe(200);
     expect(viaPrevious.res.status).toBe(200);
-    expect(identity(viaPrevious.seen!)).toEqual(identity(viaNew.seen!));
-    expect(identity(viaNew.seen!)).toMatchObject({ "token-id": token.id, "subject-id": token.serviceUserId, "subject-type": "service_user" });
+    expect(identity(viaPrevious.seen!.headers)).toEqual(identity(viaNew.seen!.headers));
+    expect(identity(viaNew.seen!.headers)).toMatchObject({ "token-id": token.id, "subject-id": token.serviceUserId, "subject-type": "service_user" });
   });
 
   it("records token.rolled with both hints and the grace, never a secret", async () => {
@@ -120,11 +112,11 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
   it("with grace_seconds 0 the previous secret is answered 401 with the rotation description at once", async () => {
     const { admin, token } = await setup();
     const body = await rolled(admin, token.id, { grace_seconds: 0 });
-    const { res, seen } = await proxied(token.secret);
+    const { res, seen } = await proxied(token.secret, "/inspections");
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toBe(ROTATED);
     expect(seen).toBeNull();
-    expect((await proxied(body.token)).res.status).toBe(200);
+    expect((await proxied(body.token, "/inspections")).res.status).toBe(200);
   });
 
   it("the previous secret works until the last millisecond of its grace and not at its deadline (controlled clock)", async () => {
@@ -154,9 +146,9 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
     const { admin, token } = await setup();
     const first = await rolled(admin, token.id);
     const second = await rolled(admin, token.id);
-    expect((await proxied(token.secret)).res.status).toBe(401);
-    expect((await proxied(first.token)).res.status).toBe(200);
-    expect((await proxied(second.token)).res.status).toBe(200);
+    expect((await proxied(token.secret, "/inspections")).res.status).toBe(401);
+    expect((await proxied(first.token, "/inspections")).res.status).toBe(200);
+    expect((await proxied(second.token, "/inspections")).res.status).toBe(200);
   });
 
   it("revoke ends both secrets; regenerate then issues one new secret and neither old one returns", async () => {
@@ -164,7 +156,7 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
     const body = await rolled(admin, token.id);
     expect((await api("POST", `/service-tokens/${token.id}/revoke`, admin)).status).toBe(200);
     for (const secret of [token.secret, body.token]) {
-      const { res, seen } = await proxied(secret);
+      const { res, seen } = await proxied(secret, "/inspections");
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toBe(REVOKED);
       expect(seen).toBeNull();
@@ -173,8 +165,8 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
     const regenerated = await api("POST", `/service-tokens/${token.id}/regenerate`, admin);
     expect(regenerated.status).toBe(200);
     const fresh = ((await regenerated.json()) as { token: string }).token;
-    expect((await proxied(fresh)).res.status).toBe(200);
-    for (const secret of [token.secret, body.token]) expect((await proxied(secret)).res.status).toBe(401);
+    expect((await proxied(fresh, "/inspections")).res.status).toBe(200);
+    for (const secret of [token.secret, body.token]) expect((await proxied(secret, "/inspections")).res.status).toBe(401);
     expect((await tokenRow(token.id))!.previousDigest).toBeNull();
   });
 
@@ -244,7 +236,7 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
     const { admin, token } = await setup();
     await rolled(admin, token.id);
     const before = Date.now();
-    expect((await proxied(token.secret)).res.status).toBe(200);
+    expect((await proxied(token.secret, "/inspections")).res.status).toBe(200);
     const after = await tokenRow(token.id);
     expect(after!.lastUsedAt).toBeGreaterThanOrEqual(before);
     expect(after!.expiresAt).toBeGreaterThanOrEqual(before + 45 * DAY_MS);
@@ -359,7 +351,7 @@ describe("the other readers of a rolled token (SPEC §9)", () => {
     expect(res.status).toBe(202);
     expect((await tokenRow(token.id))!.status).toBe("revoked");
     for (const secret of [token.secret, body.token]) {
-      const { res: used } = await proxied(secret);
+      const { res: used } = await proxied(secret, "/inspections");
       expect(used.status).toBe(401);
       expect(used.headers.get("www-authenticate")).toBe(REVOKED);
     }
@@ -378,7 +370,7 @@ describe("the other readers of a rolled token (SPEC §9)", () => {
       body: JSON.stringify({ credentials: [token.secret] }),
     });
     expect((await tokenRow(token.id))!.status).toBe("active");
-    expect((await proxied(body.token)).res.status).toBe(200);
+    expect((await proxied(body.token, "/inspections")).res.status).toBe(200);
   });
 
   it("the expiry sweep ends both secrets of an idle rolled token", async () => {
@@ -391,7 +383,7 @@ describe("the other readers of a rolled token (SPEC §9)", () => {
     expect(after!.status).toBe("expired");
     expect(after!.previousExpiresAt).toBeLessThanOrEqual(now);
     for (const secret of [token.secret, body.token]) {
-      const { res } = await proxied(secret);
+      const { res } = await proxied(secret, "/inspections");
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toContain("token expired after 45 days of inactivity");
     }
@@ -405,7 +397,7 @@ describe("the other readers of a rolled token (SPEC §9)", () => {
     await env.DB.prepare("UPDATE api_tokens SET last_used_at = ?1, last_active_at = ?1, expires_at = ?2 WHERE id = ?3")
       .bind(now - 45 * DAY_MS + 3_600_000, now + 3_600_000, token.id)
       .run();
-    expect((await proxied(token.secret)).res.status).toBe(200);
+    expect((await proxied(token.secret, "/inspections")).res.status).toBe(200);
     await runCron(now + 2 * 3_600_000);
     expect((await tokenRow(token.id))!.status).toBe("active");
   });

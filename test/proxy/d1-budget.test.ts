@@ -12,11 +12,8 @@ import { rollServiceToken } from "../../src/db/token-lifecycle";
 import { createServiceToken } from "../../src/db/tokens";
 import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
 import { bearer, call, marker, upstreamRequests } from "../helpers/worker";
-import { countingDb } from "../helpers/bindings";
+import { countingDb, openLimiter } from "../helpers/bindings";
 import { tokenRow } from "../helpers/records";
-
-/** A never-limiting failure limiter, so deliberate rejects in this file are answered 401, not 429. */
-const openLimiter: RateLimit = { limit: async () => ({ success: true }) };
 
 interface Recorded {
   sql: string;
