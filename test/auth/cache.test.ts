@@ -8,19 +8,18 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { MAX_ENTRIES, cachedEntryCount, cachedLookup, clearAuthCache, invalidateCached, negativeTtl } from "../../src/auth/cache";
 import { clearLastUseMarks } from "../../src/auth/last-use";
 import type { ResolvedToken } from "../../src/db/auth";
-import { adminSession, seedOrg, seedPermissionSet, seedServiceToken } from "../helpers/seed";
+import { adminSession, seedIntegration } from "../helpers/seed";
 import { api, marker, proxied, upstreamRequests } from "../helpers/worker";
 import { countingDb, openLimiter } from "../helpers/bindings";
+import { setLastUsed } from "../helpers/token-state";
 
 const CACHED = { AUTH_CACHE_TTL_MS: "5000" };
 
 /** A service token whose last use is recorded as just now, so requests make no last-use write. */
-async function seedIntegration(permissions = ["inspections.view"]) {
-  const org = await seedOrg();
-  const setId = await seedPermissionSet(org.orgId, permissions, "Sync");
-  const token = await seedServiceToken(org.orgId, { permissionSetIds: [setId] });
-  await env.DB.prepare("UPDATE api_tokens SET last_used_at = ?1, last_active_at = ?1 WHERE id = ?2").bind(Date.now(), token.id).run();
-  return { org, setId, token };
+async function seedUsedIntegration(permissions = ["inspections.view"]) {
+  const seeded = await seedIntegration(permissions);
+  await setLastUsed(seeded.token.id, Date.now());
+  return seeded;
 }
 
 /** A proxied GET through `db`, with the cache on unless `extraEnv` says otherwise. */
@@ -62,14 +61,14 @@ beforeEach(() => {
 
 describe("auth cache through the proxy", () => {
   it("is off by default: every request reads D1", async () => {
-    const { token } = await seedIntegration();
+    const { token } = await seedUsedIntegration();
     const { db, counts } = countingDb();
     for (let i = 0; i < 5; i++) expect((await throughCache(token.secret, db, {})).res.status).toBe(200);
     expect(counts.prepare).toBe(5);
   });
 
   it("with AUTH_CACHE_TTL_MS set, a hit skips D1 and still forwards the same identity", async () => {
-    const { token, org } = await seedIntegration();
+    const { token, org } = await seedUsedIntegration();
     const { db, counts } = countingDb();
     const m = marker();
     for (let i = 0; i < 5; i++) expect((await throughCache(token.secret, db, CACHED, `/inspections/${m}/${i}`)).res.status).toBe(200);
@@ -84,7 +83,7 @@ describe("auth cache through the proxy", () => {
   });
 
   it("an unknown token is remembered as unknown: repeated guesses cost one read", async () => {
-    const { token } = await seedIntegration();
+    const { token } = await seedUsedIntegration();
     await env.DB.prepare("DELETE FROM api_tokens WHERE id = ?1").bind(token.id).run();
     const { db, counts } = countingDb();
     for (let i = 0; i < 5; i++) {
@@ -96,7 +95,7 @@ describe("auth cache through the proxy", () => {
   });
 
   it("100 concurrent first requests for one token make one D1 read", async () => {
-    const { token } = await seedIntegration();
+    const { token } = await seedUsedIntegration();
     const { db, counts } = countingDb();
     const results = await Promise.all(Array.from({ length: 100 }, () => throughCache(token.secret, db)));
     expect(results.map((r) => r.res.status)).toEqual(Array(100).fill(200));
@@ -104,7 +103,7 @@ describe("auth cache through the proxy", () => {
   });
 
   it("invalidateCached makes a revoke in this isolate visible on the next request", async () => {
-    const { token } = await seedIntegration();
+    const { token } = await seedUsedIntegration();
     const { db, counts } = countingDb();
     expect((await throughCache(token.secret, db)).res.status).toBe(200);
     await env.DB.prepare("UPDATE api_tokens SET status = 'revoked', revoked_at = ?1 WHERE id = ?2").bind(Date.now(), token.id).run();
@@ -118,7 +117,7 @@ describe("auth cache through the proxy", () => {
   });
 
   it("revoking through the management API stops a cached token on its next request", async () => {
-    const { token, org } = await seedIntegration();
+    const { token, org } = await seedUsedIntegration();
     const { db } = countingDb();
     expect((await throughCache(token.secret, db)).res.status).toBe(200);
     const admin = await adminSession(org);
@@ -130,7 +129,7 @@ describe("auth cache through the proxy", () => {
   });
 
   it("a permission change made here is forwarded on the next request", async () => {
-    const { token, org, setId } = await seedIntegration(["inspections.view"]);
+    const { token, org, setId } = await seedUsedIntegration(["inspections.view"]);
     const { db } = countingDb();
     const m = marker();
     expect((await throughCache(token.secret, db, CACHED, `/inspections/${m}/1`)).res.status).toBe(200);

@@ -8,10 +8,7 @@ import { bearer, call } from "../helpers/worker";
 import { seedOrg, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
 import { bulkTokens, countEvents, countTokens, runCron } from "../helpers/cron";
 import { eventsFor, tokenRow } from "../helpers/records";
-
-async function setDeadline(tokenId: string, expiresAt: number) {
-  await env.DB.prepare("UPDATE api_tokens SET expires_at = ?1 WHERE id = ?2").bind(expiresAt, tokenId).run();
-}
+import { setDeadline } from "../helpers/token-state";
 
 /** A D1 binding whose `batch` fails from the `failAt`-th call on, as a run dying mid-way would. */
 function dyingDb(failAt: number): D1Database {

@@ -20,3 +20,13 @@ export async function setTokenStatus(tokenId: string, status: "active" | "revoke
     .bind(status, now, tokenId)
     .run();
 }
+
+/** Move a token's idle deadline to `expiresAt`, leaving its status alone (the sweep has not run). */
+export async function setDeadline(tokenId: string, expiresAt: number): Promise<void> {
+  await env.DB.prepare("UPDATE api_tokens SET expires_at = ?1 WHERE id = ?2").bind(expiresAt, tokenId).run();
+}
+
+/** Record a use of the token at `usedAt` (last use and idle clock), without moving its deadline. */
+export async function setLastUsed(tokenId: string, usedAt: number): Promise<void> {
+  await env.DB.prepare("UPDATE api_tokens SET last_used_at = ?1, last_active_at = ?1 WHERE id = ?2").bind(usedAt, tokenId).run();
+}

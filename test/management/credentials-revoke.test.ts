@@ -5,6 +5,7 @@ import { seedOrg, seedServiceToken, seedUser, seedUserToken } from "../helpers/s
 import { call, inOneWindow, PREFIX, proxied, type CallOptions } from "../helpers/worker";
 import { countingDb } from "../helpers/bindings";
 import { eventsFor, tokenRow } from "../helpers/records";
+import { setDeadline } from "../helpers/token-state";
 
 function report(body: unknown, options: CallOptions = {}) {
   return call(`${PREFIX}/credentials/revoke`, {
@@ -77,7 +78,7 @@ describe("POST /credentials/revoke (leaked tokens)", () => {
     const expired = await seedServiceToken(org.orgId, { name: "expired" });
     const idle = await seedServiceToken(org.orgId, { name: "idle" });
     await env.DB.prepare("UPDATE api_tokens SET status = 'expired' WHERE id = ?1").bind(expired.id).run();
-    await env.DB.prepare("UPDATE api_tokens SET expires_at = ?1 WHERE id = ?2").bind(Date.now() - 1, idle.id).run();
+    await setDeadline(idle.id, Date.now() - 1);
 
     await report({ credentials: [expired.secret, idle.secret] });
 

@@ -17,6 +17,7 @@ import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUse
 import { api, bearer, call, PREFIX, proxied } from "../helpers/worker";
 import { runCron } from "../helpers/cron";
 import { tokenRow } from "../helpers/records";
+import { setDeadline } from "../helpers/token-state";
 
 const ROTATED = 'Bearer realm="portcullis", error="invalid_token", error_description="token rotated; the previous secret expired"';
 const REVOKED = 'Bearer realm="portcullis", error="invalid_token", error_description="token revoked"';
@@ -175,7 +176,7 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
     const revoked = await seedServiceToken(org.orgId, { name: "Revoked" });
     await api("POST", `/service-tokens/${revoked.id}/revoke`, admin);
     const expired = await seedServiceToken(org.orgId, { name: "Idle" });
-    await env.DB.prepare("UPDATE api_tokens SET expires_at = ?1 WHERE id = ?2").bind(Date.now() - 1, expired.id).run();
+    await setDeadline(expired.id, Date.now() - 1);
     const swept = await seedServiceToken(org.orgId, { name: "Swept" });
     await env.DB.prepare("UPDATE api_tokens SET status = 'expired', expired_at = ?1 WHERE id = ?2").bind(Date.now(), swept.id).run();
     for (const id of [revoked.id, expired.id, swept.id]) {
@@ -377,7 +378,7 @@ describe("the other readers of a rolled token (SPEC §9)", () => {
     const { token, admin } = await setup();
     const body = await rolled(admin, token.id, { grace_seconds: 604_800 });
     const now = Date.now();
-    await env.DB.prepare("UPDATE api_tokens SET expires_at = ?1 WHERE id = ?2").bind(now - 1, token.id).run();
+    await setDeadline(token.id, now - 1);
     await runCron(now);
     const after = await tokenRow(token.id);
     expect(after!.status).toBe("expired");

@@ -2,7 +2,6 @@
  * SPEC §10 event types from every path that makes them: the management API, the directory API,
  * SCIM, the cron and leak reports. Each delivery is verified by the test receiver.
  */
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { provisioner, PATCH_OP } from "../scim/support";
 import { seedUser, seedUserToken } from "../helpers/seed";
@@ -10,6 +9,7 @@ import { runCron } from "../helpers/cron";
 import { attemptDelivery } from "../../src/signals/deliver";
 import { adminApi, callWith, db, deliverAll, OPTIONS, received, receiverEndpoint, signalsOrg, type Endpoint, type SignalsOrg } from "./support";
 import { PREFIX } from "../helpers/worker";
+import { setDeadline } from "../helpers/token-state";
 
 async function payloads(org: SignalsOrg, endpoint: Endpoint) {
   await deliverAll(org);
@@ -155,7 +155,7 @@ describe("events from the cron", () => {
     const endpoint = await receiverEndpoint(org, { events: ["token.expired"] });
     const token = await serviceToken(org);
     const now = Date.now();
-    await env.DB.prepare("UPDATE api_tokens SET expires_at = ?2 WHERE id = ?1").bind(token.id, now - 1_000).run();
+    await setDeadline(token.id, now - 1_000);
     await runCron(now, org.env);
     for (const id of org.queue.take()) await attemptDelivery(db(), id, Date.now(), OPTIONS);
     expect((await received(endpoint)).map((r) => [r.verified, r.payload])).toEqual([

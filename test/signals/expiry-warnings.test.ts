@@ -11,10 +11,7 @@ import { attemptDelivery } from "../../src/signals/deliver";
 import { seedServiceToken } from "../helpers/seed";
 import { bulkTokens, runCron } from "../helpers/cron";
 import { db, OPTIONS, received, receiverEndpoint, signalsOrg } from "./support";
-
-async function setDeadline(tokenId: string, expiresAt: number) {
-  await env.DB.prepare("UPDATE api_tokens SET expires_at = ?2 WHERE id = ?1").bind(tokenId, expiresAt).run();
-}
+import { setDeadline } from "../helpers/token-state";
 
 async function warnings(tokenId: string) {
   const { results } = await env.DB.prepare(
