@@ -6,6 +6,7 @@ import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { activityEvents, apiTokens } from "../../src/db/schema";
 import { db } from "./seed";
+import { expect } from "vitest";
 
 /** The api_tokens row with this id, as drizzle reads it (undefined when there is none). */
 export async function tokenRow(id: string) {
@@ -65,7 +66,19 @@ export async function snapshot(options: { usedTokens?: string[] } = {}): Promise
   return out;
 }
 
-/** Rows of every table as one string, for scanning for a secret anywhere in D1. */
+/**
+ * Every row of every table (D1's migration record included) as one string, for scanning for a
+ * secret anywhere in D1. Fails if the tables a secret could reach are not among them.
+ */
 export async function everythingStored(): Promise<string> {
-  return Object.values(await snapshot()).join("\n");
+  const { results: tables } = await env.DB.prepare(
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
+  ).all<{ name: string }>();
+  expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(["api_tokens", "activity_events", "service_users", "users"]));
+  const dumps: string[] = [];
+  for (const { name } of tables) {
+    const { results } = await env.DB.prepare(`SELECT * FROM "${name}"`).all();
+    dumps.push(`${name}: ${JSON.stringify(results)}`);
+  }
+  return dumps.join("\n");
 }

@@ -12,30 +12,19 @@ import { adminSession, seedOrg, seedServiceToken, seedUser, sessionJwt } from ".
 import { api } from "../helpers/worker";
 import { batchFailingDb } from "../helpers/bindings";
 import { everythingStored } from "../helpers/records";
+import { captureConsole, expectNoSecret } from "../helpers/leaks";
 
 /** Any string shaped like one of our secrets (SPEC §2): prefix, 43 + 6 base62 characters. */
 const TOKEN_SHAPED = /pc[su]_[0-9A-Za-z]{20,}/;
 
-/** The secret, its random body and long runs of it: a partial copy is a leak too. */
-function needles(secret: string): string[] {
-  return [secret, secret.slice(4), secret.slice(4, 24), secret.slice(24, 44), secret.slice(-20)];
-}
-
 function expectClean(text: string, secrets: string[], where: string): void {
   expect(TOKEN_SHAPED.test(text), `${where} holds something token-shaped: ${text.match(TOKEN_SHAPED)?.[0]?.slice(0, 8)}…`).toBe(false);
-  for (const secret of secrets) {
-    for (const needle of needles(secret)) expect(text.includes(needle), `${where} holds part of a secret`).toBe(false);
-  }
+  expectNoSecret(text, secrets, where, 20);
 }
 
 let logged: string[];
 beforeEach(() => {
-  logged = [];
-  for (const level of ["log", "info", "warn", "error", "debug"] as const) {
-    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
-      logged.push(args.map((a) => (a instanceof Error ? `${a.message} ${a.stack}` : typeof a === "string" ? a : JSON.stringify(a))).join(" "));
-    });
-  }
+  logged = captureConsole();
 });
 afterEach(() => vi.restoreAllMocks());
 

@@ -9,41 +9,14 @@ import { bearer, call, marker, PREFIX } from "../helpers/worker";
 import { adminSession, seedOrg, seedUser, seedUserToken } from "../helpers/seed";
 import { failingDb, fakeLimiter, writeFailingDb } from "../helpers/bindings";
 import { setTokenStatus } from "../helpers/token-state";
+import { captureConsole, expectNoSecret } from "../helpers/leaks";
+import { everythingStored } from "../helpers/records";
 
 afterEach(() => vi.restoreAllMocks());
 
-/** Strings that must never appear: the secret, its random body, and long runs of either end. */
-function needles(secret: string): string[] {
-  return [secret, secret.slice(4), secret.slice(4, 20), secret.slice(20, 36), secret.slice(-16)];
-}
-
-function expectNoSecret(haystack: string, secrets: string[], where: string) {
-  for (const secret of secrets) {
-    for (const needle of needles(secret)) expect(haystack.includes(needle), `${where} contains a secret`).toBe(false);
-  }
-}
-
-async function everyTextInD1(): Promise<string> {
-  const { results: tables } = await env.DB.prepare(
-    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
-  ).all<{ name: string }>();
-  expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(["api_tokens", "activity_events", "service_users", "users"]));
-  const dumps: string[] = [];
-  for (const { name } of tables) {
-    const { results } = await env.DB.prepare(`SELECT * FROM "${name}"`).all();
-    dumps.push(`${name}: ${JSON.stringify(results)}`);
-  }
-  return dumps.join("\n");
-}
-
 describe("secrets never leak", () => {
   it("through D1, logs, responses or the activity log, across successes and failures", async () => {
-    const logged: string[] = [];
-    for (const level of ["log", "info", "warn", "error", "debug"] as const) {
-      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
-        logged.push(args.map((a) => (a instanceof Error ? `${a.message} ${a.stack}` : typeof a === "string" ? a : JSON.stringify(a))).join(" "));
-      });
-    }
+    const logged = captureConsole();
     const responses: string[] = [];
     const record = async (res: Response) => {
       responses.push(`${res.status} ${JSON.stringify([...res.headers])} ${await res.text()}`);
@@ -107,15 +80,15 @@ describe("secrets never leak", () => {
 
     const statuses = responses.map((r) => Number(r.slice(0, 3)));
     expect(statuses).toEqual(expect.arrayContaining([200, 400, 401, 403, 429, 502, 503, 504]));
-    expectNoSecret(responses.join("\n"), secrets, "a response");
+    expectNoSecret(responses.join("\n"), secrets, "a response", 16);
     expect(logged.length).toBeGreaterThan(0);
-    expectNoSecret(logged.join("\n"), secrets, "the log");
-    const d1 = await everyTextInD1();
+    expectNoSecret(logged.join("\n"), secrets, "the log", 16);
+    const d1 = await everythingStored();
     expect(d1).toContain("token.first_used");
-    expectNoSecret(d1, secrets, "D1");
+    expectNoSecret(d1, secrets, "D1", 16);
     const { results: events } = await env.DB.prepare("SELECT * FROM activity_events WHERE org_id = ?1").bind(org.orgId).all();
     expect(events.length).toBeGreaterThan(3);
-    expectNoSecret(JSON.stringify(events), secrets, "the activity log");
+    expectNoSecret(JSON.stringify(events), secrets, "the activity log", 16);
   });
 
   it("the only stored trace of a secret is its digest and a hint of prefix + last four", async () => {
