@@ -29,11 +29,6 @@ export async function orgEvents(orgId: string, type: string) {
     .where(and(eq(activityEvents.orgId, orgId), eq(activityEvents.type, type)));
 }
 
-/** The `error.code` of a JSON error response. */
-export async function errorCode(res: Response): Promise<string> {
-  return ((await res.json()) as { error: { code: string } }).error.code;
-}
-
 /** Every application table, in a stable order (D1's and SQLite's own tables left out). */
 async function applicationTables(): Promise<string[]> {
   const { results } = await env.DB.prepare(

@@ -8,6 +8,7 @@ import { activityInsert } from "../../src/db/activity";
 import { describeSecurity } from "../helpers/security";
 import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, type SeededOrg } from "../helpers/seed";
 import { api, bearer, call, marker } from "../helpers/worker";
+import { errorCode } from "../helpers/errors";
 
 interface ActivityEvent {
   id: string;
@@ -175,7 +176,7 @@ describe("GET /activity-log", () => {
       const org = await seedOrg();
       const res = await api("GET", `/activity-log?${query}`, await adminSession(org));
       expect(res.status).toBe(400);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_request");
+      expect(await errorCode(res)).toBe("invalid_request");
     },
   );
 });

@@ -6,6 +6,7 @@ import { call, inOneWindow, PREFIX, proxied, type CallOptions } from "../helpers
 import { countingDb } from "../helpers/bindings";
 import { eventsFor, tokenRow } from "../helpers/records";
 import { setDeadline } from "../helpers/token-state";
+import { errorCode } from "../helpers/errors";
 
 function report(body: unknown, options: CallOptions = {}) {
   return call(`${PREFIX}/credentials/revoke`, {
@@ -107,7 +108,7 @@ describe("POST /credentials/revoke (leaked tokens)", () => {
     for (const body of bodies) {
       const res = await report(body);
       expect(res.status, JSON.stringify(body).slice(0, 60)).toBe(400);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_request");
+      expect(await errorCode(res)).toBe("invalid_request");
     }
   });
 
@@ -136,7 +137,7 @@ describe("POST /credentials/revoke (leaked tokens)", () => {
 
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("60");
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("rate_limited");
+    expect(await errorCode(res)).toBe("rate_limited");
     expect(keys).toEqual(["203.0.113.7"]);
     expect((await tokenRow(leaked.id))!.status).toBe("active");
   });

@@ -6,6 +6,7 @@ import { describeSecurity } from "../helpers/security";
 import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt } from "../helpers/seed";
 import { api, bearer, call, PREFIX } from "../helpers/worker";
 import { tokenRow } from "../helpers/records";
+import { errorCode } from "../helpers/errors";
 
 function introspect(credential: string, form: Record<string, string>, headers: Record<string, string> = {}) {
   return call(`${PREFIX}/introspect`, {
@@ -129,7 +130,7 @@ describe("POST /introspect (RFC 7662)", () => {
     const { caller } = await setup();
     const missing = await introspect(caller.secret, { token_type_hint: "access_token" });
     expect(missing.status).toBe(400);
-    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("invalid_request");
+    expect(await errorCode(missing)).toBe("invalid_request");
 
     const json = await api("POST", "/introspect", caller.secret, { token: "pcs_x" });
     expect(json.status).toBe(415);

@@ -2,10 +2,11 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { apiTokens } from "../../src/db/schema";
 import { parseToken } from "../../src/token/format";
-import { errorCode, eventsFor, tokenRow } from "../helpers/records";
+import { eventsFor, tokenRow } from "../helpers/records";
 import { describeSecurity } from "../helpers/security";
 import { db, seedOrg, seedServiceToken, seedUser, seedUserToken, adminSession, sessionJwt } from "../helpers/seed";
 import { api, proxied } from "../helpers/worker";
+import { errorCode } from "../helpers/errors";
 
 interface UserToken {
   id: string;

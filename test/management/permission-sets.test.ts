@@ -9,14 +9,12 @@ import { describeSecurity } from "../helpers/security";
 import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, type SeededOrg } from "../helpers/seed";
 import { api, proxiedStatus } from "../helpers/worker";
 import { orgEvents } from "../helpers/records";
+import { errorCode } from "../helpers/errors";
 
 interface PermissionSet {
   id: string;
   name: string;
   permissions: string[];
-}
-interface ErrorBody {
-  error: { code: string };
 }
 
 async function createSet(org: SeededOrg, name = "Inspectors", permissions = ["inspections.view"]): Promise<PermissionSet> {
@@ -62,7 +60,7 @@ describe("POST /permission-sets", () => {
     const org = await seedOrg();
     const res = await api("POST", "/permission-sets", await adminSession(org), body);
     expect(res.status).toBe(400);
-    expect(((await res.json()) as ErrorBody).error.code).toBe("invalid_request");
+    expect(await errorCode(res)).toBe("invalid_request");
     // Only the bootstrap Administrator set exists.
     expect(await db().select().from(permissionSets).where(eq(permissionSets.orgId, org.orgId))).toHaveLength(1);
   });
@@ -104,7 +102,7 @@ describe("GET /permission-sets", () => {
     expect(await (await api("GET", `/permission-sets/${set.id}`, admin)).json()).toEqual(set);
     const res = await api("GET", `/permission-sets/${other.adminSetId}`, admin);
     expect(res.status).toBe(404);
-    expect(((await res.json()) as ErrorBody).error.code).toBe("not_found");
+    expect(await errorCode(res)).toBe("not_found");
   });
 });
 

@@ -18,6 +18,7 @@ import { api, bearer, call, PREFIX, proxied } from "../helpers/worker";
 import { runCron } from "../helpers/cron";
 import { tokenRow } from "../helpers/records";
 import { setDeadline } from "../helpers/token-state";
+import { errorCode } from "../helpers/errors";
 
 const ROTATED = 'Bearer realm="portcullis", error="invalid_token", error_description="token rotated; the previous secret expired"';
 const REVOKED = 'Bearer realm="portcullis", error="invalid_token", error_description="token revoked"';
@@ -53,10 +54,6 @@ async function rolled(admin: string, id: string, body?: unknown): Promise<Rolled
 function identity(headers: Record<string, string>) {
   const keys = ["subject-id", "subject-type", "subject-name", "org-id", "token-id", "permissions", "groups", "sites"];
   return Object.fromEntries(keys.map((k) => [k, headers[`x-portcullis-${k}`]]));
-}
-
-async function errorCode(res: Response): Promise<string> {
-  return ((await res.json()) as { error: { code: string } }).error.code;
 }
 
 beforeEach(() => clearAuthCache());

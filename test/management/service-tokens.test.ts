@@ -2,10 +2,11 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { activityEvents, apiTokens, serviceUserPermissionSets, serviceUsers } from "../../src/db/schema";
 import { parseToken } from "../../src/token/format";
-import { errorCode, eventsFor, tokenRow } from "../helpers/records";
+import { eventsFor, tokenRow } from "../helpers/records";
 import { describeSecurity } from "../helpers/security";
 import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, adminSession, sessionJwt, type SeededOrg } from "../helpers/seed";
 import { api, bearer, call, marker, proxied, upstreamRequests } from "../helpers/worker";
+import { errorCode } from "../helpers/errors";
 
 const DAY = 86_400_000;
 

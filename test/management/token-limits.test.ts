@@ -6,9 +6,10 @@
 import { and, eq, gt, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { apiTokens, serviceUsers } from "../../src/db/schema";
-import { errorCode, orgEvents } from "../helpers/records";
+import { orgEvents } from "../helpers/records";
 import { db, seedOrg, seedServiceToken, seedUser, seedUserToken, adminSession, sessionJwt } from "../helpers/seed";
 import { api } from "../helpers/worker";
+import { errorCode } from "../helpers/errors";
 
 async function activeUserTokens(userId: string): Promise<number> {
   const rows = await db()

@@ -10,6 +10,7 @@ import { seedServiceToken } from "../helpers/seed";
 import { PREFIX } from "../helpers/worker";
 import { adminApi, callWith, deliverAll, RECEIVER, received, receiverEndpoint, signalsOrg } from "./support";
 import { tokenRow } from "../helpers/records";
+import { errorCode } from "../helpers/errors";
 
 interface SigningKey {
   id: string;
@@ -127,7 +128,7 @@ describe("POST /secret-scanning/github", () => {
     const body = JSON.stringify([{ token: live.secret, type: "t", url: "u", source: "content" }]);
     const res = await report(org, body, { "github-public-key-identifier": current.id, "github-public-key-signature": await sign(other, body) });
     expect(res.status).toBe(401);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+    expect(await errorCode(res)).toBe("unauthorized");
     expect((await tokenRow(live.id))!.status).toBe("active");
   });
 
