@@ -12,6 +12,7 @@ import { adminSession, seedIntegration } from "../helpers/seed";
 import { api, marker, proxied, upstreamRequests } from "../helpers/worker";
 import { countingDb, openLimiter } from "../helpers/bindings";
 import { setLastUsed } from "../helpers/token-state";
+import { resolvedToken } from "../helpers/resolved-token";
 
 const CACHED = { AUTH_CACHE_TTL_MS: "5000" };
 
@@ -25,27 +26,6 @@ async function seedUsedIntegration(permissions = ["inspections.view"]) {
 /** A proxied GET through `db`, with the cache on unless `extraEnv` says otherwise. */
 function throughCache(secret: string, db: D1Database, extraEnv: Record<string, unknown> = CACHED, prefix = "/inspections") {
   return proxied(secret, prefix, { env: { DB: db, AUTH_FAILURE_LIMITER: openLimiter, ...extraEnv } });
-}
-
-function resolved(overrides: Partial<ResolvedToken> = {}): ResolvedToken {
-  return {
-    tokenId: "tok_1",
-    orgId: "org_1",
-    kind: "service_user",
-    status: "active",
-    tokenName: "t",
-    inactivityDays: 45,
-    expiresAt: Date.now() + 86_400_000,
-    expiredAt: null,
-    lastUsedAt: null,
-    subjectId: "svc_1",
-    subjectName: "Sync",
-    userStatus: null,
-    permissions: ["inspections.view"],
-    groups: [],
-    sites: [],
-    ...overrides,
-  } as ResolvedToken;
 }
 
 /** A loader that counts its calls and answers with `value`. */
@@ -145,7 +125,7 @@ describe("auth cache rules", () => {
   const t0 = 1_000_000;
 
   it("serves a positive entry for exactly the TTL, counted from when its read began", async () => {
-    const { calls, load } = loader(resolved());
+    const { calls, load } = loader(resolvedToken());
     await cachedLookup("d1", 5000, load, t0);
     await cachedLookup("d1", 5000, load, t0 + 4999);
     expect(calls).toHaveLength(1);
@@ -165,7 +145,7 @@ describe("auth cache rules", () => {
   });
 
   it("a TTL of 0 reads every time and stores nothing", async () => {
-    const { calls, load } = loader(resolved());
+    const { calls, load } = loader(resolvedToken());
     for (let i = 0; i < 3; i++) await cachedLookup("d0", 0, load, t0);
     expect(calls).toHaveLength(3);
     expect(cachedEntryCount()).toBe(0);
@@ -180,7 +160,7 @@ describe("auth cache rules", () => {
     const results = await Promise.allSettled([cachedLookup("df", 5000, failing, t0), cachedLookup("df", 5000, failing, t0)]);
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
     expect(calls).toBe(2);
-    const { calls: later, load } = loader(resolved());
+    const { calls: later, load } = loader(resolvedToken());
     await cachedLookup("df", 5000, load, t0);
     expect(later).toHaveLength(1);
   });
@@ -189,7 +169,7 @@ describe("auth cache rules", () => {
     // What workerd does when the request that started the read is cancelled by its client.
     const crossRequest = () => Promise.reject(new Error("Cannot perform I/O on behalf of a different request."));
     const owner = cachedLookup("dx", 5000, crossRequest, t0);
-    const { calls, load } = loader(resolved());
+    const { calls, load } = loader(resolvedToken());
     const waiter = cachedLookup("dx", 5000, load, t0);
     await expect(owner).rejects.toThrow(/different request/);
     expect(await waiter).not.toBeNull();
@@ -199,7 +179,7 @@ describe("auth cache rules", () => {
   it("a waiter does not hang on a shared read that never settles", async () => {
     const never = () => new Promise<ResolvedToken | null>(() => {});
     void cachedLookup("dh", 5000, never, t0);
-    const { calls, load } = loader(resolved());
+    const { calls, load } = loader(resolvedToken());
     expect(await cachedLookup("dh", 5000, load, t0, 20)).not.toBeNull();
     expect(calls).toHaveLength(1);
   });
@@ -209,18 +189,18 @@ describe("auth cache rules", () => {
     const slow = () => new Promise<ResolvedToken>((resolve) => (release = resolve));
     const first = cachedLookup("ds", 5000, slow, t0);
     invalidateCached({ tokenIds: ["tok_1"] });
-    release(resolved());
+    release(resolvedToken());
     expect((await first)?.status).toBe("active");
-    const { calls, load } = loader(resolved({ status: "revoked" }));
+    const { calls, load } = loader(resolvedToken({ status: "revoked" }));
     expect((await cachedLookup("ds", 5000, load, t0 + 1))?.status).toBe("revoked");
     expect(calls).toHaveLength(1);
   });
 
   it("invalidates by token, by subject and by organization, and drops negative entries", async () => {
     const rows = {
-      a: resolved({ tokenId: "tok_a", subjectId: "svc_a", orgId: "org_x" }),
-      b: resolved({ tokenId: "tok_b", subjectId: "usr_b", orgId: "org_x" }),
-      c: resolved({ tokenId: "tok_c", subjectId: "svc_c", orgId: "org_y" }),
+      a: resolvedToken({ tokenId: "tok_a", subjectId: "svc_a", orgId: "org_x" }),
+      b: resolvedToken({ tokenId: "tok_b", subjectId: "usr_b", orgId: "org_x" }),
+      c: resolvedToken({ tokenId: "tok_c", subjectId: "svc_c", orgId: "org_y" }),
     };
     const fill = async () => {
       for (const [digest, row] of Object.entries(rows)) await cachedLookup(digest, 5000, async () => row, t0);
@@ -242,7 +222,7 @@ describe("auth cache rules", () => {
   });
 
   it("holds at most MAX_ENTRIES, evicting the oldest first", async () => {
-    const row = resolved();
+    const row = resolvedToken();
     for (let i = 0; i <= MAX_ENTRIES; i++) await cachedLookup(`digest-${i}`, 5000, async () => row, t0);
     expect(cachedEntryCount()).toBe(MAX_ENTRIES);
     const { calls, load } = loader(row);
@@ -253,7 +233,7 @@ describe("auth cache rules", () => {
   });
 
   it("hands out frozen rows, so one request cannot change what another sees", async () => {
-    const value = await cachedLookup("dz", 5000, async () => resolved(), t0);
+    const value = await cachedLookup("dz", 5000, async () => resolvedToken(), t0);
     expect(Object.isFrozen(value)).toBe(true);
     expect(Object.isFrozen(value!.permissions)).toBe(true);
   });
