@@ -20,6 +20,9 @@ export interface SeededOrg {
   adminSetId: string;
 }
 
+/** An email address no other test uses (a member's email is unique within an organization). */
+export const freshEmail = () => `${crypto.randomUUID()}@example.com`;
+
 export async function seedOrg(name = "Acme"): Promise<SeededOrg> {
   const adminName = `${name} Admin`;
   const res = await call(`${PREFIX}/orgs`, {

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PERMISSION_PATTERN } from "../../src/domain/permissions";
 import { MAX_BODY_BYTES } from "../../src/management/body-guard";
-import { adminSession, seedOrg, seedPermissionSet, seedServiceToken, seedUser, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { adminSession, freshEmail, seedOrg, seedPermissionSet, seedServiceToken, seedUser, sessionJwt, type SeededOrg } from "../helpers/seed";
 import { call, PREFIX } from "../helpers/worker";
 import { errorOf } from "../helpers/errors";
 import { openLimiter } from "../helpers/bindings";
@@ -109,8 +109,6 @@ const permissionsLike = mostly(
   anyJson,
 );
 const statusLike = mostly(fc.constantFrom("active", "deactivated"), fc.constantFrom("removed", "ACTIVE", ""), anyJson);
-
-const freshEmail = () => `${crypto.randomUUID()}@example.com`;
 
 const ROUTES: BodyRoute[] = [
   {

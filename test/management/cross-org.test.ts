@@ -8,7 +8,7 @@ import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../src/db/ids";
 import { users } from "../../src/db/schema";
-import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, type SeededOrg } from "../helpers/seed";
+import { adminSession, db, freshEmail, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, type SeededOrg } from "../helpers/seed";
 import { api, proxiedStatus } from "../helpers/worker";
 import { errorOf } from "../helpers/errors";
 import { snapshot } from "../helpers/records";
@@ -132,7 +132,6 @@ interface BodyCase {
   unknownId: () => string;
 }
 
-const email = () => `${crypto.randomUUID()}@example.com`;
 const BODY_CASES: BodyCase[] = [
   { route: "POST /service-tokens permission_set_ids", method: "POST", path: () => "/service-tokens", body: (id) => ({ name: "Sync", permission_set_ids: [id] }), bId: () => w.bSetId, unknownId: () => newId("ps") },
   {
@@ -150,7 +149,7 @@ const BODY_CASES: BodyCase[] = [
       ["site_ids", () => w.bMember.siteIds[0]!, "site"],
     ] as const
   ).flatMap(([field, bId, prefix]): BodyCase[] => [
-    { route: `POST /users ${field}`, method: "POST", path: () => "/users", body: (id) => ({ name: "New", email: email(), [field]: [id] }), bId, unknownId: () => newId(prefix) },
+    { route: `POST /users ${field}`, method: "POST", path: () => "/users", body: (id) => ({ name: "New", email: freshEmail(), [field]: [id] }), bId, unknownId: () => newId(prefix) },
     { route: `PATCH /users/{id} ${field}`, method: "PATCH", path: () => `/users/${w.aMemberId}`, body: (id) => ({ [field]: [id] }), bId, unknownId: () => newId(prefix) },
   ]),
 ];
