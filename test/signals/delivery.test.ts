@@ -10,11 +10,11 @@ import type { Env, WebhookMessage } from "../../src/env";
 import { handleWebhookBatch } from "../../src/signals/consumer";
 import { attemptDelivery, GIVE_UP_AFTER_MS, RETRY_DELAYS_MS } from "../../src/signals/deliver";
 import { dispatchOutbox } from "../../src/signals/dispatch";
-import { adminSession } from "../helpers/seed";
+import { adminSession, db } from "../helpers/seed";
 import { api } from "../helpers/worker";
 import {
   adminApi,
-  db,
+  createServiceToken,
   deliverAll,
   deliveryRows,
   OPTIONS,
@@ -25,12 +25,6 @@ import {
   waitFor,
   type SignalsOrg,
 } from "./support";
-
-async function createServiceToken(org: SignalsOrg, name = "Nightly export") {
-  const res = await adminApi(org, "POST", "/service-tokens", { name });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; token: string; hint: string };
-}
 
 describe("delivery through WEBHOOK_QUEUE", () => {
   it("delivers a signed token.created to the receiver promptly, and the deliveries view shows it", async () => {

@@ -8,9 +8,9 @@ import { RUN_LIMITS } from "../../src/cron/limits";
 import { warnExpiringTokens } from "../../src/cron/signals";
 import { DAY_MS } from "../../src/domain/tokens";
 import { attemptDelivery } from "../../src/signals/deliver";
-import { seedServiceToken } from "../helpers/seed";
+import { db, seedServiceToken } from "../helpers/seed";
 import { bulkTokens, runCron } from "../helpers/cron";
-import { db, OPTIONS, received, receiverEndpoint, signalsOrg } from "./support";
+import { OPTIONS, received, receiverEndpoint, signalsOrg } from "./support";
 import { setDeadline } from "../helpers/token-state";
 
 async function warnings(tokenId: string) {
