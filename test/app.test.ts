@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { seedOrg, sessionJwt } from "./helpers/seed";
+import { adminSession, seedOrg } from "./helpers/seed";
 import { PREFIX, bearer, call, marker, upstreamRequests } from "./helpers/worker";
 
 describe("routing between the management API and the proxy", () => {
   it("answers an unknown path under the management prefix with 404 and never forwards it", async () => {
     const org = await seedOrg();
-    const session = await sessionJwt({ sub: org.adminId, org: org.orgId });
+    const session = await adminSession(org);
     const m = marker();
     const res = await call(`${PREFIX}/no-such-route/${m}`, { headers: bearer(session) });
     expect(res.status).toBe(404);
@@ -40,7 +40,7 @@ describe("routing between the management API and the proxy", () => {
 
   it("GET /me describes the session's member with the Administrator permissions", async () => {
     const org = await seedOrg();
-    const res = await call(`${PREFIX}/me`, { headers: bearer(await sessionJwt({ sub: org.adminId, org: org.orgId })) });
+    const res = await call(`${PREFIX}/me`, { headers: bearer(await adminSession(org)) });
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
     const me = (await res.json()) as { subject: { id: string; type: string }; credential: string; permissions: string[] };

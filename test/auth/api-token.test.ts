@@ -8,36 +8,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkResolved, verifyApiToken } from "../../src/auth/api-token";
 import { getConfig } from "../../src/config";
-import type { ResolvedToken } from "../../src/db/auth";
 import { DAY_MS } from "../../src/domain/tokens";
 import { generateToken } from "../../src/token/format";
-import { countingDb } from "../helpers/worker";
+import { countingDb } from "../helpers/bindings";
+import { resolvedToken } from "../helpers/resolved-token";
 
 const config = getConfig(env);
 const NOW = 1_800_000_000_000;
-
-function resolved(overrides: Partial<ResolvedToken> = {}): ResolvedToken {
-  return {
-    tokenId: "tok_1",
-    orgId: "org_1",
-    kind: "user",
-    status: "active",
-    tokenName: "CLI",
-    inactivityDays: 30,
-    expiresAt: NOW + DAY_MS,
-    expiredAt: null,
-    lastUsedAt: null,
-    subjectId: "usr_1",
-    subjectName: "Dana",
-    userStatus: "active",
-    permissions: ["inspections.view"],
-    groups: [],
-    sites: [],
-    previousExpiresAt: null,
-    allowedCidrs: null,
-    ...overrides,
-  };
-}
 
 describe("verifyApiToken", () => {
   it.each([
@@ -98,30 +75,30 @@ function resolvedRow() {
 
 describe("checkResolved", () => {
   it("accepts an active token of an active member before its idle deadline", () => {
-    expect(checkResolved(resolved(), NOW)).toMatchObject({ ok: true, subject: { type: "user", id: "usr_1", credential: "api_token", tokenId: "tok_1" } });
+    expect(checkResolved(resolvedToken({}, NOW), NOW)).toMatchObject({ ok: true, subject: { type: "user", id: "usr_1", credential: "api_token", tokenId: "tok_1" } });
   });
 
   it("the idle deadline itself is already expired (now ≥ expires_at)", () => {
-    expect(checkResolved(resolved({ expiresAt: NOW }), NOW)).toMatchObject({ ok: false, reason: "expired" });
-    expect(checkResolved(resolved({ expiresAt: NOW + 1 }), NOW)).toMatchObject({ ok: true });
+    expect(checkResolved(resolvedToken({ expiresAt: NOW }, NOW), NOW)).toMatchObject({ ok: false, reason: "expired" });
+    expect(checkResolved(resolvedToken({ expiresAt: NOW + 1 }, NOW), NOW)).toMatchObject({ ok: true });
   });
 
   it("an inactive member outranks every token status", () => {
     for (const status of ["active", "revoked", "expired", "deleted"] as const) {
-      expect(checkResolved(resolved({ status, userStatus: "deactivated" }), NOW)).toMatchObject({ reason: "member_inactive" });
+      expect(checkResolved(resolvedToken({ status, userStatus: "deactivated" }, NOW), NOW)).toMatchObject({ reason: "member_inactive" });
     }
-    expect(checkResolved(resolved({ userStatus: null }), NOW)).toMatchObject({ reason: "member_inactive" });
+    expect(checkResolved(resolvedToken({ userStatus: null }, NOW), NOW)).toMatchObject({ reason: "member_inactive" });
   });
 
   it("a service user has no membership to check", () => {
-    expect(checkResolved(resolved({ kind: "service_user", userStatus: null }), NOW)).toMatchObject({ ok: true });
+    expect(checkResolved(resolvedToken({ kind: "service_user", userStatus: null }, NOW), NOW)).toMatchObject({ ok: true });
   });
 
   it("a token ended early by deprovisioning says so; one that idled out names its window", () => {
-    expect(checkResolved(resolved({ status: "expired", expiredAt: NOW - DAY_MS }), NOW)).toMatchObject({
+    expect(checkResolved(resolvedToken({ status: "expired", expiredAt: NOW - DAY_MS }, NOW), NOW)).toMatchObject({
       description: "token expired because its user was deactivated or removed",
     });
-    expect(checkResolved(resolved({ status: "expired", expiresAt: NOW - DAY_MS, expiredAt: NOW }), NOW)).toMatchObject({
+    expect(checkResolved(resolvedToken({ status: "expired", expiresAt: NOW - DAY_MS, expiredAt: NOW }, NOW), NOW)).toMatchObject({
       description: "token expired after 30 days of inactivity",
     });
   });

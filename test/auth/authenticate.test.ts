@@ -5,7 +5,7 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { clearAuthCache } from "../../src/auth/cache";
-import { seedOrg, seedPermissionSet, sessionJwt } from "../helpers/seed";
+import { adminSession, seedOrg, seedPermissionSet } from "../helpers/seed";
 import { api, bearer, call, marker, PREFIX, upstreamRequests } from "../helpers/worker";
 
 interface Answer {
@@ -32,7 +32,7 @@ async function bothAnswers(secret: string, address = "198.51.100.7"): Promise<{ 
 
 async function setup(allowedCidrs: string[] = []) {
   const org = await seedOrg();
-  const admin = await sessionJwt({ sub: org.adminId, org: org.orgId });
+  const admin = await adminSession(org);
   const set = await seedPermissionSet(org.orgId, ["inspections.view", "integrations.manage"], "Viewer");
   const res = await api("POST", "/service-tokens", admin, { name: "Shared", permission_set_ids: [set], allowed_cidrs: allowedCidrs });
   expect(res.status).toBe(201);

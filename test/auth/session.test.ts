@@ -10,6 +10,7 @@ import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { seedOrg, type SeededOrg } from "../helpers/seed";
 import { api, bearer, call, PREFIX } from "../helpers/worker";
+import { errorCode } from "../helpers/errors";
 
 const SECRET = new TextEncoder().encode("test-session-secret");
 const now = () => Math.floor(Date.now() / 1000);
@@ -104,7 +105,7 @@ describe("session JWTs signed with SESSION_SECRET (HS256)", () => {
     const ahead = await hs(claims({ auth_time: now() + 30 }));
     const res = await api("POST", "/me/api-tokens", ahead, { name: "CLI" });
     expect(res.status).toBe(403);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("reauthentication_required");
+    expect(await errorCode(res)).toBe("reauthentication_required");
     const fresh = await api("POST", "/me/api-tokens", await hs(claims()), { name: "CLI" });
     expect(fresh.status).toBe(201);
   });

@@ -2,7 +2,6 @@
 // D1 in a temp directory, the echo upstream and the demo IdP, all on ephemeral ports.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
@@ -10,6 +9,7 @@ import type { TestProject } from "vitest/node";
 import { createEchoServer, listen } from "../../scripts/echo-upstream.mjs";
 // @ts-expect-error plain ESM script without types
 import { startDemoIdp } from "../../scripts/demo-idp.mjs";
+import { freePort } from "../helpers/free-port";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -21,17 +21,6 @@ declare module "vitest" {
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 async function waitFor(url: string, child: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + 90_000;

@@ -6,26 +6,9 @@ import type { Env } from "../../src/env";
 import { RUN_LIMITS } from "../../src/cron/limits";
 import { bearer, call } from "../helpers/worker";
 import { seedOrg, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
-import { bulkTokens, countEvents, countTokens, runCron } from "./fixtures";
-
-async function tokenRow(id: string) {
-  return env.DB.prepare("SELECT status, expired_at, updated_at FROM api_tokens WHERE id = ?1")
-    .bind(id)
-    .first<{ status: string; expired_at: number | null; updated_at: number }>();
-}
-
-async function setDeadline(tokenId: string, expiresAt: number) {
-  await env.DB.prepare("UPDATE api_tokens SET expires_at = ?1 WHERE id = ?2").bind(expiresAt, tokenId).run();
-}
-
-async function eventsFor(tokenId: string) {
-  const { results } = await env.DB.prepare(
-    "SELECT type, actor_id, actor_type, actor_name, target_type, target_name, occurred_at, details FROM activity_events WHERE target_id = ?1 AND type = 'token.expired'",
-  )
-    .bind(tokenId)
-    .all<{ type: string; actor_id: string | null; actor_type: string; actor_name: string; target_type: string; target_name: string; occurred_at: number; details: string }>();
-  return results;
-}
+import { bulkTokens, countEvents, countTokens, runCron } from "../helpers/cron";
+import { eventsFor, tokenRow } from "../helpers/records";
+import { setDeadline } from "../helpers/token-state";
 
 /** A D1 binding whose `batch` fails from the `failAt`-th call on, as a run dying mid-way would. */
 function dyingDb(failAt: number): D1Database {
@@ -58,13 +41,13 @@ describe("expiry sweep (SPEC §6)", () => {
     await worker.scheduled!(controller, env as Env, ctx);
     await waitOnExecutionContext(ctx);
 
-    expect(await tokenRow(idle.id)).toEqual({ status: "expired", expired_at: now, updated_at: now });
+    expect(await tokenRow(idle.id)).toMatchObject({ status: "expired", expiredAt: now, updatedAt: now });
     expect((await tokenRow(fresh.id))!.status).toBe("active");
-    const [event, ...more] = await eventsFor(idle.id);
+    const [event, ...more] = await eventsFor(idle.id, "token.expired");
     expect(more).toEqual([]);
-    expect(event).toMatchObject({ actor_id: null, actor_type: "system", actor_name: "Portcullis", target_type: "api_token", target_name: "Nightly export", occurred_at: now });
-    expect(JSON.parse(event!.details)).toEqual({ kind: "service_user", hint: expect.stringMatching(/^pcs_/), reason: "inactivity", inactivity_days: 45 });
-    expect(await eventsFor(fresh.id)).toEqual([]);
+    expect(event).toMatchObject({ actorId: null, actorType: "system", actorName: "Portcullis", targetType: "api_token", targetName: "Nightly export", occurredAt: now });
+    expect(JSON.parse(event!.details!)).toEqual({ kind: "service_user", hint: expect.stringMatching(/^pcs_/), reason: "inactivity", inactivity_days: 45 });
+    expect(await eventsFor(fresh.id, "token.expired")).toEqual([]);
   });
 
   it("judges deadlines by the trigger's scheduledTime: a deadline equal to it has passed", async () => {
@@ -117,8 +100,8 @@ describe("expiry sweep (SPEC §6)", () => {
     await runCron(now);
     await runCron(now + 5 * 60_000);
 
-    expect(await eventsFor(token.id)).toHaveLength(1);
-    expect(await tokenRow(token.id)).toMatchObject({ status: "expired", expired_at: now });
+    expect(await eventsFor(token.id, "token.expired")).toHaveLength(1);
+    expect(await tokenRow(token.id)).toMatchObject({ status: "expired", expiredAt: now });
   });
 
   it("two runs at once expire every token exactly once (no doubled events)", async () => {
@@ -178,7 +161,7 @@ describe("expiry sweep (SPEC §6)", () => {
     });
     await expect(runCron(now, { DB: broken })).rejects.toThrow(/5 job\(s\) failed/);
     expect((await tokenRow(token.id))!.status).toBe("active");
-    expect(await eventsFor(token.id)).toEqual([]);
+    expect(await eventsFor(token.id, "token.expired")).toEqual([]);
 
     await runCron(now);
     expect((await tokenRow(token.id))!.status).toBe("expired");
@@ -275,11 +258,11 @@ describe("inactive-member sweep", () => {
     const report = await runCron(now);
 
     expect(report.inactiveMembers!.count).toBeGreaterThanOrEqual(1);
-    expect(await tokenRow(token.id)).toMatchObject({ status: "expired", expired_at: now });
+    expect(await tokenRow(token.id)).toMatchObject({ status: "expired", expiredAt: now });
     expect((await tokenRow(kept.id))!.status).toBe("active");
-    const [event] = await eventsFor(token.id);
-    expect(event).toMatchObject({ actor_type: "system", target_name: "laptop" });
-    expect(JSON.parse(event!.details)).toMatchObject({ kind: "user", reason: "member_inactive" });
+    const [event] = await eventsFor(token.id, "token.expired");
+    expect(event).toMatchObject({ actorType: "system", targetName: "laptop" });
+    expect(JSON.parse(event!.details!)).toMatchObject({ kind: "user", reason: "member_inactive" });
 
     const res = await call("/inspections/1", { headers: bearer(token.secret) });
     expect(res.status).toBe(401);
@@ -296,6 +279,6 @@ describe("inactive-member sweep", () => {
     await runCron(Date.now());
 
     expect((await tokenRow(token.id))!.status).toBe("expired");
-    expect(await eventsFor(token.id)).toHaveLength(1);
+    expect(await eventsFor(token.id, "token.expired")).toHaveLength(1);
   });
 });

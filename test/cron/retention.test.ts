@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { RUN_LIMITS } from "../../src/cron/limits";
 import { seedOrg } from "../helpers/seed";
-import { bulkEvents, runCron } from "./fixtures";
+import { bulkEvents, runCron } from "../helpers/cron";
 
 const DAY_MS = 86_400_000;
 

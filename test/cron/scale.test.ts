@@ -7,9 +7,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { maxQueries, RUN_LIMITS } from "../../src/cron/limits";
-import { countingDb } from "../helpers/worker";
 import { seedOrg, seedServiceToken } from "../helpers/seed";
-import { bulkTokens, countEvents, countTokens, runCron } from "./fixtures";
+import { bulkTokens, countEvents, countTokens, runCron } from "../helpers/cron";
+import { countingDb } from "../helpers/bindings";
 
 const IDLE = 100_000;
 const NOT_DUE = 1_000;

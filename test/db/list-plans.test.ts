@@ -5,7 +5,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { seedOrg, seedServiceToken, sessionJwt } from "../helpers/seed";
+import { adminSession, seedOrg, seedServiceToken } from "../helpers/seed";
 import { api } from "../helpers/worker";
 
 /** A D1 binding that records every statement's SQL and bound values. */
@@ -48,7 +48,7 @@ describe("management list query plans", () => {
   it("GET /service-tokens pages through an index in id order, with no temporary sort", async () => {
     const org = await seedOrg();
     for (let i = 0; i < 3; i++) await seedServiceToken(org.orgId);
-    const session = await sessionJwt({ sub: org.adminId, org: org.orgId });
+    const session = await adminSession(org);
     const { db, seen } = recordingDb();
     const first = await api("GET", "/service-tokens?limit=2", session, undefined, { env: { DB: db } });
     expect(first.status).toBe(200);

@@ -14,3 +14,8 @@ export async function errorOf(res: Response): Promise<ErrorBody["error"]> {
   expect(typeof body.error.message).toBe("string");
   return body.error;
 }
+
+/** The `error.code` of a JSON error response, with no check of its shape (see `errorOf` for that). */
+export async function errorCode(res: Response): Promise<string> {
+  return ((await res.json()) as ErrorBody).error.code;
+}

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { generateToken } from "../../src/token/format";
 import { api } from "./worker";
 import { seedOrg, seedServiceToken, type SeededOrg } from "./seed";
+import { errorCode } from "./errors";
 
 export interface ProtectedRoute {
   method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
@@ -16,11 +17,6 @@ export interface ProtectedRoute {
   body?: unknown;
   /** The permission the route needs; omit for routes any authenticated subject may call. */
   permission?: string;
-}
-
-async function errorCode(res: Response): Promise<string> {
-  const body = (await res.json()) as { error?: { code?: string } };
-  return body.error?.code ?? "";
 }
 
 export function describeSecurity(name: string, route: ProtectedRoute): void {

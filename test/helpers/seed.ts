@@ -20,6 +20,9 @@ export interface SeededOrg {
   adminSetId: string;
 }
 
+/** An email address no other test uses (a member's email is unique within an organization). */
+export const freshEmail = () => `${crypto.randomUUID()}@example.com`;
+
 export async function seedOrg(name = "Acme"): Promise<SeededOrg> {
   const adminName = `${name} Admin`;
   const res = await call(`${PREFIX}/orgs`, {
@@ -102,4 +105,26 @@ export async function seedServiceToken(
   });
   if (!created) throw new Error("service token limit reached in seed");
   return { id: created.id, secret: created.secret, serviceUserId: created.serviceUserId };
+}
+
+/** A member with `inspections.view`, two groups and two sites, and their user token. */
+export async function seedInspector(permissions: string[] = ["inspections.view"]) {
+  const org = await seedOrg();
+  const setId = await seedPermissionSet(org.orgId, permissions, "Inspectors");
+  const user = await seedUser(org.orgId, {
+    name: "Dana Inspector",
+    permissionSetIds: [setId],
+    groupNames: ["North", "South"],
+    siteNames: ["Depot 7", "Depot 9"],
+  });
+  const token = await seedUserToken(org.orgId, user.id);
+  return { org, setId, user, token };
+}
+
+/** A service user token holding `permissions`. */
+export async function seedIntegration(permissions: string[] = ["inspections.view"], inactivityDays = 45) {
+  const org = await seedOrg();
+  const setId = await seedPermissionSet(org.orgId, permissions, "Sync");
+  const token = await seedServiceToken(org.orgId, { name: "Warehouse sync", permissionSetIds: [setId], inactivityDays });
+  return { org, setId, token };
 }

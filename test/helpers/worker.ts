@@ -95,59 +95,28 @@ export function marker(): string {
   return crypto.randomUUID();
 }
 
-/** A D1 binding that counts prepared statements and batches (for the per-request D1 budget). */
-export function countingDb(db: D1Database = env.DB) {
-  const counts = { prepare: 0, batch: 0, exec: 0 };
-  const wrapped = new Proxy(db, {
-    get(target, prop, receiver) {
-      if (prop === "prepare") {
-        return (sql: string) => {
-          counts.prepare++;
-          return target.prepare(sql);
-        };
-      }
-      if (prop === "batch") {
-        return (statements: D1PreparedStatement[]) => {
-          counts.batch++;
-          return target.batch(statements);
-        };
-      }
-      if (prop === "exec") {
-        return (sql: string) => {
-          counts.exec++;
-          return target.exec(sql);
-        };
-      }
-      const value = Reflect.get(target, prop, receiver);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-  return { db: wrapped, counts };
+/**
+ * A proxied GET with `secret` to a fresh path below `prefix` (the demo policy: /inspections
+ * needs inspections.view, any path it does not name only a valid token). Returns the response,
+ * the path's marker, and the request the upstream received (null when nothing was forwarded).
+ */
+export async function proxied(
+  secret: string,
+  prefix = "/widgets",
+  options: CallOptions = {},
+): Promise<{ res: Response; marker: string; seen: UpstreamRequest | null }> {
+  const m = marker();
+  const res = await call(`${prefix}/${m}`, { ...options, headers: bearer(secret, options.headers as Record<string, string> | undefined) });
+  const [seen] = await upstreamRequests(m);
+  return { res, marker: m, seen: seen ?? null };
 }
 
-/** A D1 binding whose every call fails as production D1 does, or hangs. */
-export function failingDb(message = "D1_ERROR: Network connection lost.", mode: "throw" | "hang" = "throw") {
-  const fail = () => (mode === "hang" ? new Promise<never>(() => {}) : Promise.reject(new Error(message)));
-  const statement = {
-    bind: () => statement,
-    first: fail,
-    all: fail,
-    run: fail,
-    raw: fail,
-  };
-  let calls = 0;
-  const db = {
-    prepare: () => {
-      calls++;
-      return statement;
-    },
-    batch: () => {
-      calls++;
-      return fail();
-    },
-    exec: fail,
-    dump: fail,
-    withSession: () => db,
-  } as unknown as D1Database;
-  return { db, calls: () => calls };
+/** The status of a proxied GET with `secret` (its body read to the end); 200 means the secret is live. */
+export async function proxiedStatus(secret: string, prefix = "/widgets", options: CallOptions = {}): Promise<number> {
+  const { res } = await proxied(secret, prefix, options);
+  await res.arrayBuffer();
+  return res.status;
 }
+
+// The D1 stand-ins moved to ./bindings; test/scim/access.test.ts still imports failingDb from here.
+export { countingDb, failingDb } from "./bindings";

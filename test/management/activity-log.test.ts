@@ -6,8 +6,9 @@
 import { describe, expect, it } from "vitest";
 import { activityInsert } from "../../src/db/activity";
 import { describeSecurity } from "../helpers/security";
-import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, type SeededOrg } from "../helpers/seed";
 import { api, bearer, call, marker } from "../helpers/worker";
+import { errorCode } from "../helpers/errors";
 
 interface ActivityEvent {
   id: string;
@@ -22,10 +23,8 @@ interface EventPage {
   next_cursor: string | null;
 }
 
-const adminOf = (org: SeededOrg) => sessionJwt({ sub: org.adminId, org: org.orgId });
-
 async function log(org: SeededOrg, query = ""): Promise<EventPage> {
-  const res = await api("GET", `/activity-log${query}`, await adminOf(org));
+  const res = await api("GET", `/activity-log${query}`, await adminSession(org));
   expect(res.status).toBe(200);
   return (await res.json()) as EventPage;
 }
@@ -33,7 +32,7 @@ async function log(org: SeededOrg, query = ""): Promise<EventPage> {
 describe("GET /activity-log", () => {
   it("lists events newest first with actor name and type, target and details", async () => {
     const org = await seedOrg();
-    const admin = await adminOf(org);
+    const admin = await adminSession(org);
     const group = (await (await api("POST", "/groups", admin, { name: "Night shift" })).json()) as { id: string };
     await api("PATCH", `/groups/${group.id}`, admin, { name: "Day shift" });
 
@@ -85,7 +84,7 @@ describe("GET /activity-log", () => {
 
   it("keeps the actor's name as it was when the event happened", async () => {
     const org = await seedOrg();
-    const admin = await adminOf(org);
+    const admin = await adminSession(org);
     await api("POST", "/sites", admin, { name: "Depot" });
     await api("PATCH", `/users/${org.adminId}`, admin, { name: "Renamed Admin" });
     await api("POST", "/sites", admin, { name: "Yard" });
@@ -98,7 +97,7 @@ describe("GET /activity-log", () => {
 
   it("filters by actor_id, actor_type and type, alone and together", async () => {
     const org = await seedOrg();
-    const admin = await adminOf(org);
+    const admin = await adminSession(org);
     const directory = await seedPermissionSet(org.orgId, ["platform_management.groups", "platform_management.sites"]);
     const service = await seedServiceToken(org.orgId, { name: "HR sync", permissionSetIds: [directory] });
     await api("POST", "/groups", admin, { name: "By admin" });
@@ -140,7 +139,7 @@ describe("GET /activity-log", () => {
 
   it("pages newest first with next_cursor, without repeats or gaps, also under a filter", async () => {
     const org = await seedOrg();
-    const admin = await adminOf(org);
+    const admin = await adminSession(org);
     for (let i = 0; i < 5; i++) await api("POST", "/groups", admin, { name: `Group ${i}` });
     const all = (await log(org)).data.map((e) => e.id);
     expect(all).toHaveLength(6);
@@ -164,7 +163,7 @@ describe("GET /activity-log", () => {
   it("never shows another organization's events, even when asked for its actor", async () => {
     const org = await seedOrg();
     const other = await seedOrg("Other");
-    await api("POST", "/groups", await adminOf(other), { name: "Theirs" });
+    await api("POST", "/groups", await adminSession(other), { name: "Theirs" });
     const mine = (await log(org)).data;
     expect(mine.map((e) => e.type)).toEqual(["org.created"]);
     expect(mine[0]!.target!.id).toBe(org.orgId);
@@ -175,9 +174,9 @@ describe("GET /activity-log", () => {
     "rejects ?%s with 400 invalid_request",
     async (query) => {
       const org = await seedOrg();
-      const res = await api("GET", `/activity-log?${query}`, await adminOf(org));
+      const res = await api("GET", `/activity-log?${query}`, await adminSession(org));
       expect(res.status).toBe(400);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_request");
+      expect(await errorCode(res)).toBe("invalid_request");
     },
   );
 });

@@ -6,8 +6,9 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { clearAuthCache } from "../../src/auth/cache";
-import { seedOrg, seedPermissionSet, sessionJwt, type SeededOrg } from "../helpers/seed";
-import { api, bearer, call, marker, upstreamRequests } from "../helpers/worker";
+import { adminSession, seedOrg, seedPermissionSet, type SeededOrg } from "../helpers/seed";
+import { api, proxied } from "../helpers/worker";
+import { errorOf } from "../helpers/errors";
 
 const NOT_ALLOWED = 'Bearer realm="portcullis", error="insufficient_scope", error_description="client address not allowed for this token"';
 
@@ -20,7 +21,7 @@ interface ServiceToken {
 async function setup(): Promise<{ org: SeededOrg; admin: string; viewer: string }> {
   const org = await seedOrg();
   const viewer = await seedPermissionSet(org.orgId, ["inspections.view", "integrations.manage"], "Viewer");
-  return { org, admin: await sessionJwt({ sub: org.adminId, org: org.orgId }), viewer };
+  return { org, admin: await adminSession(org), viewer };
 }
 
 async function create(admin: string, body: Record<string, unknown>): Promise<ServiceToken> {
@@ -29,24 +30,17 @@ async function create(admin: string, body: Record<string, unknown>): Promise<Ser
   return (await res.json()) as ServiceToken;
 }
 
-async function errorBody(res: Response): Promise<{ code: string; message: string }> {
-  return ((await res.json()) as { error: { code: string; message: string } }).error;
-}
-
 /** A proxied GET from `address` (no CF-Connecting-IP when null); `seen` is null when nothing was forwarded. */
-async function from(address: string | null, secret: string, extraEnv: Record<string, string> = {}) {
-  const m = marker();
-  const headers = bearer(secret, address === null ? {} : { "cf-connecting-ip": address });
-  const res = await call(`/inspections/${m}`, { headers, env: extraEnv, noClientAddress: address === null });
-  const [seen] = await upstreamRequests(m);
-  return { res, seen: seen ?? null };
+function from(address: string | null, secret: string, extraEnv: Record<string, string> = {}) {
+  const headers: Record<string, string> = address === null ? {} : { "cf-connecting-ip": address };
+  return proxied(secret, "/inspections", { headers, env: extraEnv, noClientAddress: address === null });
 }
 
 async function expectRefused(address: string | null, secret: string, extraEnv: Record<string, string> = {}) {
   const { res, seen } = await from(address, secret, extraEnv);
   expect(res.status).toBe(403);
   expect(res.headers.get("www-authenticate")).toBe(NOT_ALLOWED);
-  expect((await errorBody(res)).code).toBe("ip_not_allowed");
+  expect((await errorOf(res)).code).toBe("ip_not_allowed");
   expect(seen).toBeNull();
 }
 
@@ -107,11 +101,11 @@ describe("allowed_cidrs in the service token resource (SPEC §9)", () => {
     const { admin } = await setup();
     const refused = await api("POST", "/service-tokens", admin, { name: "Bad", allowed_cidrs: cidrs });
     expect(refused.status).toBe(400);
-    expect((await errorBody(refused)).code).toBe("invalid_request");
+    expect((await errorOf(refused)).code).toBe("invalid_request");
     const existing = await create(admin, { allowed_cidrs: ["192.0.2.0/24"] });
     const patch = await api("PATCH", `/service-tokens/${existing.id}`, admin, { allowed_cidrs: cidrs });
     expect(patch.status).toBe(400);
-    expect((await errorBody(patch)).message).toContain("allowed_cidrs");
+    expect((await errorOf(patch)).message).toContain("allowed_cidrs");
     const view = (await (await api("GET", `/service-tokens/${existing.id}`, admin)).json()) as ServiceToken;
     expect(view.allowed_cidrs).toEqual(["192.0.2.0/24"]);
   });
@@ -193,7 +187,7 @@ describe("allowed_cidrs on the management API (SPEC §9)", () => {
     const { token } = await create(admin, { permission_set_ids: [viewer], allowed_cidrs: ["2001:db8::/32"] });
     const outside = await api("GET", "/service-tokens", token!, undefined, { headers: { "cf-connecting-ip": "203.0.113.9" } });
     expect(outside.status).toBe(403);
-    expect((await errorBody(outside)).code).toBe("ip_not_allowed");
+    expect((await errorOf(outside)).code).toBe("ip_not_allowed");
     const none = await api("GET", "/me", token!, undefined, { noClientAddress: true });
     expect(none.status).toBe(403);
     const inside = await api("GET", "/service-tokens", token!, undefined, { headers: { "cf-connecting-ip": "2001:db8::7" } });

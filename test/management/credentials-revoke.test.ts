@@ -2,44 +2,26 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { generateToken } from "../../src/token/format";
 import { seedOrg, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
-import { bearer, call, countingDb, inOneWindow, PREFIX, type CallOptions } from "../helpers/worker";
-
-/** A client address of its own per call, unless the test names one: the real limiter counts per IP. */
-function someIp(): string {
-  const [a, b] = crypto.getRandomValues(new Uint8Array(2));
-  return `198.51.${a}.${b}`;
-}
+import { call, inOneWindow, PREFIX, proxied, type CallOptions } from "../helpers/worker";
+import { countingDb } from "../helpers/bindings";
+import { eventsFor, tokenRow } from "../helpers/records";
+import { setDeadline } from "../helpers/token-state";
+import { errorCode } from "../helpers/errors";
 
 function report(body: unknown, options: CallOptions = {}) {
   return call(`${PREFIX}/credentials/revoke`, {
     ...options,
     method: "POST",
-    headers: { "content-type": "application/json", "cf-connecting-ip": someIp(), ...(options.headers as Record<string, string>) },
+    headers: { "content-type": "application/json", ...(options.headers as Record<string, string>) },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
 }
-
-async function tokenRow(id: string) {
-  return env.DB.prepare("SELECT status, revoked_at FROM api_tokens WHERE id = ?1").bind(id).first<{ status: string; revoked_at: number | null }>();
-}
-
-async function leakEvents(tokenId: string) {
-  const { results } = await env.DB.prepare(
-    "SELECT org_id, actor_id, actor_type, actor_name, target_type, target_name, details FROM activity_events WHERE target_id = ?1 AND type = 'token.revoked_leaked'",
-  )
-    .bind(tokenId)
-    .all<{ org_id: string; actor_id: string | null; actor_type: string; actor_name: string; target_type: string; target_name: string; details: string }>();
-  return results;
-}
-
-// Any path outside the policy's rules needs only a valid token (SPEC §7 demo policy).
-const proxied = (secret: string) => call("/reports/weekly", { headers: bearer(secret) });
 
 describe("POST /credentials/revoke (leaked tokens)", () => {
   it("revokes a leaked service token at once, without a credential, and records the event", async () => {
     const org = await seedOrg();
     const leaked = await seedServiceToken(org.orgId, { name: "CI deploy" });
-    expect((await proxied(leaked.secret)).status).toBe(200);
+    expect((await proxied(leaked.secret)).res.status).toBe(200);
 
     const res = await report({ credentials: [leaked.secret] });
 
@@ -47,14 +29,14 @@ describe("POST /credentials/revoke (leaked tokens)", () => {
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(await res.json()).toEqual({ accepted: true });
     expect((await tokenRow(leaked.id))!.status).toBe("revoked");
-    const denied = await proxied(leaked.secret);
+    const { res: denied } = await proxied(leaked.secret);
     expect(denied.status).toBe(401);
     expect(denied.headers.get("www-authenticate")).toContain('error_description="token revoked"');
-    const [event, ...more] = await leakEvents(leaked.id);
+    const [event, ...more] = await eventsFor(leaked.id, "token.revoked_leaked");
     expect(more).toEqual([]);
-    expect(event).toMatchObject({ org_id: org.orgId, actor_id: null, actor_type: "system", target_type: "api_token", target_name: "CI deploy" });
+    expect(event).toMatchObject({ orgId: org.orgId, actorId: null, actorType: "system", targetType: "api_token", targetName: "CI deploy" });
     expect(event!.details).not.toContain(leaked.secret.slice(4, -4));
-    expect(JSON.parse(event!.details)).toEqual({ kind: "service_user", hint: expect.stringMatching(/^pcs_…/) });
+    expect(JSON.parse(event!.details!)).toEqual({ kind: "service_user", hint: expect.stringMatching(/^pcs_…/) });
   });
 
   it("answers the same 202 whatever the list holds, and revokes only the valid tokens in it", async () => {
@@ -74,9 +56,9 @@ describe("POST /credentials/revoke (leaked tokens)", () => {
     }
     expect((await tokenRow(userToken.id))!.status).toBe("revoked");
     expect((await tokenRow(serviceToken.id))!.status).toBe("revoked");
-    expect(await leakEvents(userToken.id)).toHaveLength(1);
-    expect(await leakEvents(serviceToken.id)).toHaveLength(1);
-    expect((await proxied(userToken.secret)).status).toBe(401);
+    expect(await eventsFor(userToken.id, "token.revoked_leaked")).toHaveLength(1);
+    expect(await eventsFor(serviceToken.id, "token.revoked_leaked")).toHaveLength(1);
+    expect((await proxied(userToken.secret)).res.status).toBe(401);
   });
 
   it("a second report of the same token changes nothing", async () => {
@@ -89,7 +71,7 @@ describe("POST /credentials/revoke (leaked tokens)", () => {
 
     expect(again.status).toBe(202);
     expect(await tokenRow(leaked.id)).toEqual(first);
-    expect(await leakEvents(leaked.id)).toHaveLength(1);
+    expect(await eventsFor(leaked.id, "token.revoked_leaked")).toHaveLength(1);
   });
 
   it("leaves tokens that no longer work as they are", async () => {
@@ -97,14 +79,14 @@ describe("POST /credentials/revoke (leaked tokens)", () => {
     const expired = await seedServiceToken(org.orgId, { name: "expired" });
     const idle = await seedServiceToken(org.orgId, { name: "idle" });
     await env.DB.prepare("UPDATE api_tokens SET status = 'expired' WHERE id = ?1").bind(expired.id).run();
-    await env.DB.prepare("UPDATE api_tokens SET expires_at = ?1 WHERE id = ?2").bind(Date.now() - 1, idle.id).run();
+    await setDeadline(idle.id, Date.now() - 1);
 
     await report({ credentials: [expired.secret, idle.secret] });
 
     expect((await tokenRow(expired.id))!.status).toBe("expired");
     expect((await tokenRow(idle.id))!.status).toBe("active"); // the expiry sweep marks it expired
-    expect(await leakEvents(expired.id)).toEqual([]);
-    expect(await leakEvents(idle.id)).toEqual([]);
+    expect(await eventsFor(expired.id, "token.revoked_leaked")).toEqual([]);
+    expect(await eventsFor(idle.id, "token.revoked_leaked")).toEqual([]);
   });
 
   it("drops malformed strings without a D1 query", async () => {
@@ -126,7 +108,7 @@ describe("POST /credentials/revoke (leaked tokens)", () => {
     for (const body of bodies) {
       const res = await report(body);
       expect(res.status, JSON.stringify(body).slice(0, 60)).toBe(400);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_request");
+      expect(await errorCode(res)).toBe("invalid_request");
     }
   });
 
@@ -155,7 +137,7 @@ describe("POST /credentials/revoke (leaked tokens)", () => {
 
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("60");
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("rate_limited");
+    expect(await errorCode(res)).toBe("rate_limited");
     expect(keys).toEqual(["203.0.113.7"]);
     expect((await tokenRow(leaked.id))!.status).toBe("active");
   });

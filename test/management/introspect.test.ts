@@ -3,8 +3,10 @@ import { describe, expect, it } from "vitest";
 import { setMemberStatus } from "../../src/db/members";
 import { generateToken } from "../../src/token/format";
 import { describeSecurity } from "../helpers/security";
-import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt } from "../helpers/seed";
+import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt } from "../helpers/seed";
 import { api, bearer, call, PREFIX } from "../helpers/worker";
+import { tokenRow } from "../helpers/records";
+import { errorCode } from "../helpers/errors";
 
 function introspect(credential: string, form: Record<string, string>, headers: Record<string, string> = {}) {
   return call(`${PREFIX}/introspect`, {
@@ -20,12 +22,6 @@ async function setup() {
   const manageSet = await seedPermissionSet(org.orgId, ["integrations.manage"], "Integrations");
   const caller = await seedServiceToken(org.orgId, { name: "Gateway", permissionSetIds: [manageSet] });
   return { org, caller };
-}
-
-async function tokenRow(id: string) {
-  return env.DB.prepare("SELECT created_at, expires_at, last_used_at FROM api_tokens WHERE id = ?1")
-    .bind(id)
-    .first<{ created_at: number; expires_at: number; last_used_at: number | null }>();
 }
 
 describeSecurity("POST /introspect", { method: "POST", path: "/introspect", permission: "integrations.manage" });
@@ -47,8 +43,8 @@ describe("POST /introspect (RFC 7662)", () => {
       sub: target.serviceUserId,
       token_type: "service_user",
       scope: "inspections.edit inspections.view",
-      iat: Math.floor(row!.created_at / 1000),
-      exp: Math.floor(row!.expires_at / 1000),
+      iat: Math.floor(row!.createdAt / 1000),
+      exp: Math.floor(row!.expiresAt / 1000),
       org: org.orgId,
       username: "Warehouse sync",
       token_id: target.id,
@@ -69,7 +65,7 @@ describe("POST /introspect (RFC 7662)", () => {
   it("works for an admin's session too", async () => {
     const { org } = await setup();
     const target = await seedServiceToken(org.orgId);
-    const session = await sessionJwt({ sub: org.adminId, org: org.orgId });
+    const session = await adminSession(org);
 
     const body = (await (await introspect(session, { token: target.secret })).json()) as { active: boolean };
 
@@ -134,7 +130,7 @@ describe("POST /introspect (RFC 7662)", () => {
     const { caller } = await setup();
     const missing = await introspect(caller.secret, { token_type_hint: "access_token" });
     expect(missing.status).toBe(400);
-    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("invalid_request");
+    expect(await errorCode(missing)).toBe("invalid_request");
 
     const json = await api("POST", "/introspect", caller.secret, { token: "pcs_x" });
     expect(json.status).toBe(415);

@@ -2,10 +2,11 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { apiTokens } from "../../src/db/schema";
 import { parseToken } from "../../src/token/format";
-import { errorCode, eventsFor, tokenRow } from "../helpers/records";
+import { eventsFor, tokenRow } from "../helpers/records";
 import { describeSecurity } from "../helpers/security";
 import { db, seedOrg, seedServiceToken, seedUser, seedUserToken, adminSession, sessionJwt } from "../helpers/seed";
-import { api, bearer, call, marker } from "../helpers/worker";
+import { api, proxied } from "../helpers/worker";
+import { errorCode } from "../helpers/errors";
 
 interface UserToken {
   id: string;
@@ -16,11 +17,6 @@ interface UserToken {
   last_used_at: string | null;
   expires_at: string | null;
   token?: string;
-}
-
-/** A proxied request that needs only a valid token (unmatched route in the demo policy). */
-async function proxied(secret: string): Promise<Response> {
-  return call(`/widgets/${marker()}`, { headers: bearer(secret) });
 }
 
 describeSecurity("GET /me/api-tokens", { method: "GET", path: "/me/api-tokens" });
@@ -53,7 +49,7 @@ describe("POST /me/api-tokens (generate)", () => {
     expect(row).toMatchObject({ orgId: org.orgId, kind: "user", userId: org.adminId, status: "active", inactivityDays: 30 });
     expect(JSON.stringify(row)).not.toContain(body.token!.slice(4));
 
-    const used = await proxied(body.token!);
+    const { res: used } = await proxied(body.token!);
     expect(used.status).toBe(200);
   });
 
@@ -138,7 +134,7 @@ describe("GET /me/api-tokens (list)", () => {
   it("works with the user's own API token and shows last use", async () => {
     const org = await seedOrg();
     const token = await seedUserToken(org.orgId, org.adminId);
-    expect((await proxied(token.secret)).status).toBe(200);
+    expect((await proxied(token.secret)).res.status).toBe(200);
     const res = await api("GET", "/me/api-tokens", token.secret);
     expect(res.status).toBe(200);
     const [listed] = ((await res.json()) as { data: UserToken[] }).data;
@@ -192,7 +188,7 @@ describe("POST /me/api-tokens/{id}/revoke", () => {
   it("revokes the owner's token; it stops on the very next proxied request", async () => {
     const org = await seedOrg();
     const token = await seedUserToken(org.orgId, org.adminId);
-    expect((await proxied(token.secret)).status).toBe(200);
+    expect((await proxied(token.secret)).res.status).toBe(200);
 
     const res = await api("POST", `/me/api-tokens/${token.id}/revoke`, await adminSession(org));
     expect(res.status).toBe(200);
@@ -200,7 +196,7 @@ describe("POST /me/api-tokens/{id}/revoke", () => {
     expect(body).toMatchObject({ id: token.id, status: "revoked", expires_at: null });
     expect(body.token).toBeUndefined();
 
-    const after = await proxied(token.secret);
+    const { res: after } = await proxied(token.secret);
     expect(after.status).toBe(401);
     expect(after.headers.get("www-authenticate")).toContain('error_description="token revoked"');
     expect((await tokenRow(token.id))!.status).toBe("revoked");
@@ -235,7 +231,7 @@ describe("POST /me/api-tokens/{id}/revoke", () => {
     expect(res.status).toBe(404);
     expect(await errorCode(res)).toBe("not_found");
     expect((await tokenRow(theirs.id))!.status).toBe("active");
-    expect((await proxied(theirs.secret)).status).toBe(200);
+    expect((await proxied(theirs.secret)).res.status).toBe(200);
   });
 
   it("answers 404 for another organization's token id and changes nothing", async () => {

@@ -4,42 +4,31 @@
  */
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { activityEvents, permissionSets, serviceUserPermissionSets, userPermissionSets } from "../../src/db/schema";
+import { permissionSets, serviceUserPermissionSets, userPermissionSets } from "../../src/db/schema";
 import { describeSecurity } from "../helpers/security";
-import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
-import { api, bearer, call, marker } from "../helpers/worker";
+import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, type SeededOrg } from "../helpers/seed";
+import { api, proxiedStatus } from "../helpers/worker";
+import { orgEvents } from "../helpers/records";
+import { errorCode } from "../helpers/errors";
 
 interface PermissionSet {
   id: string;
   name: string;
   permissions: string[];
 }
-interface ErrorBody {
-  error: { code: string };
-}
-
-const adminOf = (org: SeededOrg) => sessionJwt({ sub: org.adminId, org: org.orgId });
 
 async function createSet(org: SeededOrg, name = "Inspectors", permissions = ["inspections.view"]): Promise<PermissionSet> {
-  const res = await api("POST", "/permission-sets", await adminOf(org), { name, permissions });
+  const res = await api("POST", "/permission-sets", await adminSession(org), { name, permissions });
   expect(res.status).toBe(201);
   return (await res.json()) as PermissionSet;
 }
 
-const eventsOf = (orgId: string, type: string) =>
-  db()
-    .select()
-    .from(activityEvents)
-    .where(and(eq(activityEvents.orgId, orgId), eq(activityEvents.type, type)));
-
 const setRow = async (id: string) => db().query.permissionSets.findFirst({ where: eq(permissionSets.id, id) });
-
-const proxyStatus = async (secret: string) => (await call(`/inspections/${marker()}`, { headers: bearer(secret) })).status;
 
 describe("POST /permission-sets", () => {
   it("creates a set with its permissions de-duplicated and sorted, and records it", async () => {
     const org = await seedOrg();
-    const res = await api("POST", "/permission-sets", await adminOf(org), {
+    const res = await api("POST", "/permission-sets", await adminSession(org), {
       name: " Inspectors ",
       permissions: ["inspections.view", "inspections.edit", "inspections.view"],
     });
@@ -47,7 +36,7 @@ describe("POST /permission-sets", () => {
     const set = (await res.json()) as PermissionSet;
     expect(set).toEqual({ id: expect.stringMatching(/^ps_/), name: "Inspectors", permissions: ["inspections.edit", "inspections.view"] });
     expect(JSON.parse((await setRow(set.id))!.permissions)).toEqual(["inspections.edit", "inspections.view"]);
-    const [event] = await eventsOf(org.orgId, "permission_set.created");
+    const [event] = await orgEvents(org.orgId, "permission_set.created");
     expect(event).toMatchObject({ actorName: org.adminName, targetId: set.id, targetName: "Inspectors" });
     expect(JSON.parse(event!.details!)).toEqual({ permissions: ["inspections.edit", "inspections.view"] });
   });
@@ -69,9 +58,9 @@ describe("POST /permission-sets", () => {
     ["a 101-character name", { name: "x".repeat(101), permissions: [] }],
   ])("rejects %s with 400 invalid_request and creates nothing", async (_, body) => {
     const org = await seedOrg();
-    const res = await api("POST", "/permission-sets", await adminOf(org), body);
+    const res = await api("POST", "/permission-sets", await adminSession(org), body);
     expect(res.status).toBe(400);
-    expect(((await res.json()) as ErrorBody).error.code).toBe("invalid_request");
+    expect(await errorCode(res)).toBe("invalid_request");
     // Only the bootstrap Administrator set exists.
     expect(await db().select().from(permissionSets).where(eq(permissionSets.orgId, org.orgId))).toHaveLength(1);
   });
@@ -84,7 +73,7 @@ describe("GET /permission-sets", () => {
     const a = await createSet(org, "A");
     const b = await createSet(org, "B", ["inspections.edit"]);
     await createSet(other, "Theirs");
-    const admin = await adminOf(org);
+    const admin = await adminSession(org);
     const res = await api("GET", "/permission-sets?limit=2", admin);
     expect(res.status).toBe(200);
     const first = (await res.json()) as { data: PermissionSet[]; next_cursor: string };
@@ -101,7 +90,7 @@ describe("GET /permission-sets", () => {
   it("rejects bad query parameters with 400", async () => {
     const org = await seedOrg();
     for (const query of ["limit=500", "cursor=!!", "q=x"]) {
-      expect((await api("GET", `/permission-sets?${query}`, await adminOf(org))).status).toBe(400);
+      expect((await api("GET", `/permission-sets?${query}`, await adminSession(org))).status).toBe(400);
     }
   });
 
@@ -109,11 +98,11 @@ describe("GET /permission-sets", () => {
     const org = await seedOrg();
     const other = await seedOrg("Other");
     const set = await createSet(org);
-    const admin = await adminOf(org);
+    const admin = await adminSession(org);
     expect(await (await api("GET", `/permission-sets/${set.id}`, admin)).json()).toEqual(set);
     const res = await api("GET", `/permission-sets/${other.adminSetId}`, admin);
     expect(res.status).toBe(404);
-    expect(((await res.json()) as ErrorBody).error.code).toBe("not_found");
+    expect(await errorCode(res)).toBe("not_found");
   });
 });
 
@@ -121,13 +110,13 @@ describe("PATCH /permission-sets/{id}", () => {
   it("renames and replaces permissions, recording what changed", async () => {
     const org = await seedOrg();
     const set = await createSet(org, "Inspectors", ["inspections.view"]);
-    const res = await api("PATCH", `/permission-sets/${set.id}`, await adminOf(org), {
+    const res = await api("PATCH", `/permission-sets/${set.id}`, await adminSession(org), {
       name: "Lead inspectors",
       permissions: ["inspections.edit", "inspections.view", "inspections.edit"],
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ id: set.id, name: "Lead inspectors", permissions: ["inspections.edit", "inspections.view"] });
-    const [event] = await eventsOf(org.orgId, "permission_set.updated");
+    const [event] = await orgEvents(org.orgId, "permission_set.updated");
     expect(event).toMatchObject({ actorName: org.adminName, targetName: "Lead inspectors" });
     expect(JSON.parse(event!.details!)).toEqual({
       name: { from: "Inspectors", to: "Lead inspectors" },
@@ -138,17 +127,17 @@ describe("PATCH /permission-sets/{id}", () => {
   it("an empty body or an identical list changes nothing and records nothing", async () => {
     const org = await seedOrg();
     const set = await createSet(org);
-    const admin = await adminOf(org);
+    const admin = await adminSession(org);
     expect(await (await api("PATCH", `/permission-sets/${set.id}`, admin, {})).json()).toEqual(set);
     expect(await (await api("PATCH", `/permission-sets/${set.id}`, admin, { permissions: set.permissions })).json()).toEqual(set);
-    expect(await eventsOf(org.orgId, "permission_set.updated")).toHaveLength(0);
+    expect(await orgEvents(org.orgId, "permission_set.updated")).toHaveLength(0);
   });
 
   it("rejects invalid input with 400 and another org's set with 404, changing nothing", async () => {
     const org = await seedOrg();
     const other = await seedOrg("Other");
     const set = await createSet(org);
-    const admin = await adminOf(org);
+    const admin = await adminSession(org);
     for (const body of [{ permissions: ["NOPE"] }, { name: "" }, { permissions: "inspections.view" }, { extra: 1 }]) {
       expect((await api("PATCH", `/permission-sets/${set.id}`, admin, body)).status).toBe(400);
     }
@@ -165,22 +154,22 @@ describe("live permission changes reach existing tokens on the next request", ()
     const set = await createSet(org, "Viewers", ["inspections.view"]);
     const user = await seedUser(org.orgId, { permissionSetIds: [set.id] });
     const token = await seedUserToken(org.orgId, user.id);
-    const admin = await adminOf(org);
-    expect(await proxyStatus(token.secret)).toBe(200);
+    const admin = await adminSession(org);
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(200);
     expect((await api("PATCH", `/permission-sets/${set.id}`, admin, { permissions: ["inspections.edit"] })).status).toBe(200);
-    expect(await proxyStatus(token.secret)).toBe(403);
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(403);
     expect((await api("PATCH", `/permission-sets/${set.id}`, admin, { permissions: ["inspections.view"] })).status).toBe(200);
-    expect(await proxyStatus(token.secret)).toBe(200);
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(200);
   });
 
   it("editing a service user's set applies to its token too", async () => {
     const org = await seedOrg();
     const set = await createSet(org, "Integration", ["inspections.view"]);
     const service = await seedServiceToken(org.orgId, { permissionSetIds: [set.id] });
-    const admin = await adminOf(org);
-    expect(await proxyStatus(service.secret)).toBe(200);
+    const admin = await adminSession(org);
+    expect(await proxiedStatus(service.secret, "/inspections")).toBe(200);
     await api("PATCH", `/permission-sets/${set.id}`, admin, { permissions: [] });
-    expect(await proxyStatus(service.secret)).toBe(403);
+    expect(await proxiedStatus(service.secret, "/inspections")).toBe(403);
   });
 });
 
@@ -191,8 +180,8 @@ describe("DELETE /permission-sets/{id}", () => {
     const user = await seedUser(org.orgId, { permissionSetIds: [set.id] });
     const token = await seedUserToken(org.orgId, user.id);
     const service = await seedServiceToken(org.orgId, { permissionSetIds: [set.id] });
-    const admin = await adminOf(org);
-    expect(await proxyStatus(token.secret)).toBe(200);
+    const admin = await adminSession(org);
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(200);
 
     const res = await api("DELETE", `/permission-sets/${set.id}`, admin);
     expect(res.status).toBe(204);
@@ -204,16 +193,16 @@ describe("DELETE /permission-sets/{id}", () => {
       await db().select().from(serviceUserPermissionSets).where(eq(serviceUserPermissionSets.permissionSetId, set.id)),
     ).toEqual([]);
     expect(((await (await api("GET", `/users/${user.id}`, admin)).json()) as { permission_set_ids: string[] }).permission_set_ids).toEqual([]);
-    expect(await proxyStatus(token.secret)).toBe(403);
-    expect(await proxyStatus(service.secret)).toBe(403);
-    const [event] = await eventsOf(org.orgId, "permission_set.deleted");
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(403);
+    expect(await proxiedStatus(service.secret, "/inspections")).toBe(403);
+    const [event] = await orgEvents(org.orgId, "permission_set.deleted");
     expect(event).toMatchObject({ actorName: org.adminName, targetId: set.id, targetName: "Viewers" });
   });
 
   it("another org's set is 404 and stays, with its holders", async () => {
     const org = await seedOrg();
     const other = await seedOrg("Other");
-    expect((await api("DELETE", `/permission-sets/${other.adminSetId}`, await adminOf(org))).status).toBe(404);
+    expect((await api("DELETE", `/permission-sets/${other.adminSetId}`, await adminSession(org))).status).toBe(404);
     expect(await setRow(other.adminSetId)).toBeDefined();
     expect(await db().select().from(userPermissionSets).where(eq(userPermissionSets.permissionSetId, other.adminSetId))).toHaveLength(1);
   });

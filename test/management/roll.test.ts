@@ -13,9 +13,12 @@ import { rollServiceToken } from "../../src/db/token-lifecycle";
 import { DAY_MS } from "../../src/domain/tokens";
 import { tokenDigest } from "../../src/token/digest";
 import { describeSecurity } from "../helpers/security";
-import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
-import { api, bearer, call, marker, PREFIX, upstreamRequests } from "../helpers/worker";
-import { runCron } from "../cron/fixtures";
+import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, type SeededOrg } from "../helpers/seed";
+import { api, bearer, call, PREFIX, proxied } from "../helpers/worker";
+import { runCron } from "../helpers/cron";
+import { tokenRow } from "../helpers/records";
+import { setDeadline } from "../helpers/token-state";
+import { errorCode } from "../helpers/errors";
 
 const ROTATED = 'Bearer realm="portcullis", error="invalid_token", error_description="token rotated; the previous secret expired"';
 const REVOKED = 'Bearer realm="portcullis", error="invalid_token", error_description="token revoked"';
@@ -35,7 +38,7 @@ async function setup(): Promise<{ org: SeededOrg; admin: string; token: { id: st
   const org = await seedOrg();
   const setId = await seedPermissionSet(org.orgId, ["inspections.view"], "Viewer");
   const token = await seedServiceToken(org.orgId, { name: "Warehouse sync", permissionSetIds: [setId] });
-  return { org, admin: await sessionJwt({ sub: org.adminId, org: org.orgId }), token };
+  return { org, admin: await adminSession(org), token };
 }
 
 function roll(admin: string, id: string, body?: unknown): Promise<Response> {
@@ -48,27 +51,9 @@ async function rolled(admin: string, id: string, body?: unknown): Promise<Rolled
   return (await res.json()) as Rolled;
 }
 
-/** A proxied GET and the identity headers the upstream saw (null when nothing was forwarded). */
-async function proxied(secret: string): Promise<{ res: Response; seen: Record<string, string> | null }> {
-  const m = marker();
-  const res = await call(`/inspections/${m}`, { headers: bearer(secret) });
-  const [seen] = await upstreamRequests(m);
-  return { res, seen: seen?.headers ?? null };
-}
-
 function identity(headers: Record<string, string>) {
   const keys = ["subject-id", "subject-type", "subject-name", "org-id", "token-id", "permissions", "groups", "sites"];
   return Object.fromEntries(keys.map((k) => [k, headers[`x-portcullis-${k}`]]));
-}
-
-async function row(id: string) {
-  return env.DB.prepare("SELECT status, previous_digest, previous_expires_at, last_used_at, expires_at FROM api_tokens WHERE id = ?1")
-    .bind(id)
-    .first<{ status: string; previous_digest: string | null; previous_expires_at: number | null; last_used_at: number | null; expires_at: number }>();
-}
-
-async function errorCode(res: Response): Promise<string> {
-  return ((await res.json()) as { error: { code: string } }).error.code;
 }
 
 beforeEach(() => clearAuthCache());
@@ -94,12 +79,12 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
     expect(grace).toBeGreaterThanOrEqual(DAY_MS);
     expect(grace).toBeLessThanOrEqual(DAY_MS + 5_000);
 
-    const viaNew = await proxied(body.token);
-    const viaPrevious = await proxied(token.secret);
+    const viaNew = await proxied(body.token, "/inspections");
+    const viaPrevious = await proxied(token.secret, "/inspections");
     expect(viaNew.res.status).toBe(200);
     expect(viaPrevious.res.status).toBe(200);
-    expect(identity(viaPrevious.seen!)).toEqual(identity(viaNew.seen!));
-    expect(identity(viaNew.seen!)).toMatchObject({ "token-id": token.id, "subject-id": token.serviceUserId, "subject-type": "service_user" });
+    expect(identity(viaPrevious.seen!.headers)).toEqual(identity(viaNew.seen!.headers));
+    expect(identity(viaNew.seen!.headers)).toMatchObject({ "token-id": token.id, "subject-id": token.serviceUserId, "subject-type": "service_user" });
   });
 
   it("records token.rolled with both hints and the grace, never a secret", async () => {
@@ -125,11 +110,11 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
   it("with grace_seconds 0 the previous secret is answered 401 with the rotation description at once", async () => {
     const { admin, token } = await setup();
     const body = await rolled(admin, token.id, { grace_seconds: 0 });
-    const { res, seen } = await proxied(token.secret);
+    const { res, seen } = await proxied(token.secret, "/inspections");
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toBe(ROTATED);
     expect(seen).toBeNull();
-    expect((await proxied(body.token)).res.status).toBe(200);
+    expect((await proxied(body.token, "/inspections")).res.status).toBe(200);
   });
 
   it("the previous secret works until the last millisecond of its grace and not at its deadline (controlled clock)", async () => {
@@ -159,9 +144,9 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
     const { admin, token } = await setup();
     const first = await rolled(admin, token.id);
     const second = await rolled(admin, token.id);
-    expect((await proxied(token.secret)).res.status).toBe(401);
-    expect((await proxied(first.token)).res.status).toBe(200);
-    expect((await proxied(second.token)).res.status).toBe(200);
+    expect((await proxied(token.secret, "/inspections")).res.status).toBe(401);
+    expect((await proxied(first.token, "/inspections")).res.status).toBe(200);
+    expect((await proxied(second.token, "/inspections")).res.status).toBe(200);
   });
 
   it("revoke ends both secrets; regenerate then issues one new secret and neither old one returns", async () => {
@@ -169,18 +154,18 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
     const body = await rolled(admin, token.id);
     expect((await api("POST", `/service-tokens/${token.id}/revoke`, admin)).status).toBe(200);
     for (const secret of [token.secret, body.token]) {
-      const { res, seen } = await proxied(secret);
+      const { res, seen } = await proxied(secret, "/inspections");
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toBe(REVOKED);
       expect(seen).toBeNull();
     }
-    expect((await row(token.id))!.previous_expires_at).toBeLessThanOrEqual(Date.now());
+    expect((await tokenRow(token.id))!.previousExpiresAt).toBeLessThanOrEqual(Date.now());
     const regenerated = await api("POST", `/service-tokens/${token.id}/regenerate`, admin);
     expect(regenerated.status).toBe(200);
     const fresh = ((await regenerated.json()) as { token: string }).token;
-    expect((await proxied(fresh)).res.status).toBe(200);
-    for (const secret of [token.secret, body.token]) expect((await proxied(secret)).res.status).toBe(401);
-    expect((await row(token.id))!.previous_digest).toBeNull();
+    expect((await proxied(fresh, "/inspections")).res.status).toBe(200);
+    for (const secret of [token.secret, body.token]) expect((await proxied(secret, "/inspections")).res.status).toBe(401);
+    expect((await tokenRow(token.id))!.previousDigest).toBeNull();
   });
 
   it("refuses a revoked or expired token with 409 invalid_state, and a deleted, foreign or user token id with 404", async () => {
@@ -188,7 +173,7 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
     const revoked = await seedServiceToken(org.orgId, { name: "Revoked" });
     await api("POST", `/service-tokens/${revoked.id}/revoke`, admin);
     const expired = await seedServiceToken(org.orgId, { name: "Idle" });
-    await env.DB.prepare("UPDATE api_tokens SET expires_at = ?1 WHERE id = ?2").bind(Date.now() - 1, expired.id).run();
+    await setDeadline(expired.id, Date.now() - 1);
     const swept = await seedServiceToken(org.orgId, { name: "Swept" });
     await env.DB.prepare("UPDATE api_tokens SET status = 'expired', expired_at = ?1 WHERE id = ?2").bind(Date.now(), swept.id).run();
     for (const id of [revoked.id, expired.id, swept.id]) {
@@ -196,7 +181,7 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
       expect(res.status).toBe(409);
       expect(await errorCode(res)).toBe("invalid_state");
     }
-    expect((await row(revoked.id))!.previous_digest).toBeNull();
+    expect((await tokenRow(revoked.id))!.previousDigest).toBeNull();
 
     const deleted = await seedServiceToken(org.orgId, { name: "Gone" });
     await api("POST", `/service-tokens/${deleted.id}/revoke`, admin);
@@ -209,7 +194,7 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
       expect(res.status).toBe(404);
       expect(await errorCode(res)).toBe("not_found");
     }
-    expect((await row(foreign.id))!.previous_digest).toBeNull();
+    expect((await tokenRow(foreign.id))!.previousDigest).toBeNull();
   });
 
   it.each([[{ grace_seconds: -1 }], [{ grace_seconds: 604_801 }], [{ grace_seconds: 1.5 }], [{ grace_seconds: "60" }], [{ grace: 60 }]])(
@@ -219,7 +204,7 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
       const res = await roll(admin, token.id, body);
       expect(res.status).toBe(400);
       expect(await errorCode(res)).toBe("invalid_request");
-      expect((await row(token.id))!.previous_digest).toBeNull();
+      expect((await tokenRow(token.id))!.previousDigest).toBeNull();
     },
   );
 
@@ -249,10 +234,10 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
     const { admin, token } = await setup();
     await rolled(admin, token.id);
     const before = Date.now();
-    expect((await proxied(token.secret)).res.status).toBe(200);
-    const after = await row(token.id);
-    expect(after!.last_used_at).toBeGreaterThanOrEqual(before);
-    expect(after!.expires_at).toBeGreaterThanOrEqual(before + 45 * DAY_MS);
+    expect((await proxied(token.secret, "/inspections")).res.status).toBe(200);
+    const after = await tokenRow(token.id);
+    expect(after!.lastUsedAt).toBeGreaterThanOrEqual(before);
+    expect(after!.expiresAt).toBeGreaterThanOrEqual(before + 45 * DAY_MS);
     const view = (await (await api("GET", `/service-tokens/${token.id}`, admin)).json()) as { last_used_at: string | null };
     expect(view.last_used_at).not.toBeNull();
   });
@@ -340,14 +325,14 @@ describe("the other readers of a rolled token (SPEC §9)", () => {
   it("introspection: the previous secret is active as the same token until its grace ends, then inactive", async () => {
     const { admin, token } = await setup();
     const body = await rolled(admin, token.id, { grace_seconds: 120 });
-    const tokenRow = await row(token.id);
+    const stored = await tokenRow(token.id);
     expect(await introspect(admin, token.secret)).toMatchObject({
       active: true,
       token_id: token.id,
       sub: token.serviceUserId,
       exp: Math.floor(Date.parse(body.previous_expires_at) / 1000),
     });
-    expect(await introspect(admin, body.token)).toMatchObject({ active: true, token_id: token.id, exp: Math.floor(tokenRow!.expires_at / 1000) });
+    expect(await introspect(admin, body.token)).toMatchObject({ active: true, token_id: token.id, exp: Math.floor(stored!.expiresAt / 1000) });
     await rolled(admin, token.id, { grace_seconds: 0 });
     expect(await introspect(admin, body.token)).toEqual({ active: false });
     expect(await introspect(admin, token.secret)).toEqual({ active: false });
@@ -362,9 +347,9 @@ describe("the other readers of a rolled token (SPEC §9)", () => {
       body: JSON.stringify({ credentials: [token.secret] }),
     });
     expect(res.status).toBe(202);
-    expect((await row(token.id))!.status).toBe("revoked");
+    expect((await tokenRow(token.id))!.status).toBe("revoked");
     for (const secret of [token.secret, body.token]) {
-      const { res: used } = await proxied(secret);
+      const { res: used } = await proxied(secret, "/inspections");
       expect(used.status).toBe(401);
       expect(used.headers.get("www-authenticate")).toBe(REVOKED);
     }
@@ -382,21 +367,21 @@ describe("the other readers of a rolled token (SPEC §9)", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ credentials: [token.secret] }),
     });
-    expect((await row(token.id))!.status).toBe("active");
-    expect((await proxied(body.token)).res.status).toBe(200);
+    expect((await tokenRow(token.id))!.status).toBe("active");
+    expect((await proxied(body.token, "/inspections")).res.status).toBe(200);
   });
 
   it("the expiry sweep ends both secrets of an idle rolled token", async () => {
     const { token, admin } = await setup();
     const body = await rolled(admin, token.id, { grace_seconds: 604_800 });
     const now = Date.now();
-    await env.DB.prepare("UPDATE api_tokens SET expires_at = ?1 WHERE id = ?2").bind(now - 1, token.id).run();
+    await setDeadline(token.id, now - 1);
     await runCron(now);
-    const after = await row(token.id);
+    const after = await tokenRow(token.id);
     expect(after!.status).toBe("expired");
-    expect(after!.previous_expires_at).toBeLessThanOrEqual(now);
+    expect(after!.previousExpiresAt).toBeLessThanOrEqual(now);
     for (const secret of [token.secret, body.token]) {
-      const { res } = await proxied(secret);
+      const { res } = await proxied(secret, "/inspections");
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toContain("token expired after 45 days of inactivity");
     }
@@ -410,8 +395,8 @@ describe("the other readers of a rolled token (SPEC §9)", () => {
     await env.DB.prepare("UPDATE api_tokens SET last_used_at = ?1, last_active_at = ?1, expires_at = ?2 WHERE id = ?3")
       .bind(now - 45 * DAY_MS + 3_600_000, now + 3_600_000, token.id)
       .run();
-    expect((await proxied(token.secret)).res.status).toBe(200);
+    expect((await proxied(token.secret, "/inspections")).res.status).toBe(200);
     await runCron(now + 2 * 3_600_000);
-    expect((await row(token.id))!.status).toBe("active");
+    expect((await tokenRow(token.id))!.status).toBe("active");
   });
 });

@@ -2,10 +2,11 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { activityEvents, apiTokens, serviceUserPermissionSets, serviceUsers } from "../../src/db/schema";
 import { parseToken } from "../../src/token/format";
-import { errorCode, eventsFor, tokenRow } from "../helpers/records";
+import { eventsFor, tokenRow } from "../helpers/records";
 import { describeSecurity } from "../helpers/security";
 import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, adminSession, sessionJwt, type SeededOrg } from "../helpers/seed";
-import { api, bearer, call, marker, upstreamRequests } from "../helpers/worker";
+import { api, bearer, call, marker, proxied, upstreamRequests } from "../helpers/worker";
+import { errorCode } from "../helpers/errors";
 
 const DAY = 86_400_000;
 
@@ -32,12 +33,6 @@ async function create(org: SeededOrg, body: Record<string, unknown> = { name: "W
 
 async function revoke(org: SeededOrg, id: string): Promise<Response> {
   return api("POST", `/service-tokens/${id}/revoke`, await adminSession(org));
-}
-
-/** A proxied GET; `path` decides the permission the demo policy asks for. */
-async function proxied(secret: string, path = "/widgets"): Promise<{ res: Response; marker: string }> {
-  const m = marker();
-  return { res: await call(`${path}/${m}`, { headers: bearer(secret) }), marker: m };
 }
 
 /** An org holding a "Viewer" (inspections.view) and an "Editor" (inspections.edit) set beside Administrator. */

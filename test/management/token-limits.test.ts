@@ -5,10 +5,11 @@
  */
 import { and, eq, gt, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { activityEvents, apiTokens, serviceUsers } from "../../src/db/schema";
-import { errorCode } from "../helpers/records";
+import { apiTokens, serviceUsers } from "../../src/db/schema";
+import { orgEvents } from "../helpers/records";
 import { db, seedOrg, seedServiceToken, seedUser, seedUserToken, adminSession, sessionJwt } from "../helpers/seed";
 import { api } from "../helpers/worker";
+import { errorCode } from "../helpers/errors";
 
 async function activeUserTokens(userId: string): Promise<number> {
   const rows = await db()
@@ -42,10 +43,7 @@ describe("user API token limit: 10 active per user per org", () => {
     expect(await activeUserTokens(org.adminId)).toBe(10);
     const all = await db().select().from(apiTokens).where(eq(apiTokens.userId, org.adminId));
     expect(all).toHaveLength(10);
-    const created = await db()
-      .select()
-      .from(activityEvents)
-      .where(and(eq(activityEvents.orgId, org.orgId), eq(activityEvents.type, "token.created")));
+    const created = await orgEvents(org.orgId, "token.created");
     expect(created).toHaveLength(10);
   });
 

@@ -9,8 +9,8 @@ import type { Subject } from "../../src/auth/subject";
 import { ConfigError, parseConfig } from "../../src/config";
 import type { Env } from "../../src/env";
 import { SHARED_REUSE_SECONDS, identityHeaders } from "../../src/proxy/assertion";
-import { PREFIX, bearer, call, marker, upstreamRequests } from "../helpers/worker";
-import { seedInspector, seedIntegration, send } from "../hardening/support";
+import { bearer, call, marker, PREFIX, upstreamRequests } from "../helpers/worker";
+import { seedInspector, seedIntegration } from "../helpers/seed";
 
 const AUDIENCE = new URL(env.UPSTREAM_URL!).origin;
 
@@ -23,7 +23,7 @@ async function verifyWithJwks(jwt: string): Promise<JWTPayload> {
 /** One proxied GET through the real upstream; what the upstream saw. */
 async function through(secret: string, overrides: Partial<Env> = {}, suffix = ""): Promise<Record<string, string>> {
   const m = marker();
-  const res = await send(`/inspections/${m}${suffix}`, { headers: bearer(secret), env: overrides });
+  const res = await call(`/inspections/${m}${suffix}`, { headers: bearer(secret), env: overrides });
   expect(res.status).toBe(200);
   const [seen] = await upstreamRequests(m);
   return seen!.headers;
@@ -69,7 +69,7 @@ describe("ASSERTION_MODE=shared (the default)", () => {
     const { token } = await seedIntegration();
     await through(token.secret);
     await env.DB.prepare("UPDATE api_tokens SET status = 'revoked' WHERE id = ?1").bind(token.id).run();
-    const res = await send(`/inspections/${marker()}`, { headers: bearer(token.secret) });
+    const res = await call(`/inspections/${marker()}`, { headers: bearer(token.secret) });
     expect(res.status).toBe(401);
   });
 
@@ -113,9 +113,9 @@ describe("ASSERTION_MODE=request", () => {
     const { token } = await seedInspector();
     const request = { ASSERTION_MODE: "request" };
     const m = marker();
-    const get = await send(`/inspections/${m}?page=2&sort=asc`, { headers: bearer(token.secret), env: request });
+    const get = await call(`/inspections/${m}?page=2&sort=asc`, { headers: bearer(token.secret), env: request });
     expect(get.status).toBe(200);
-    const head = await send(`/inspections/${m}`, { method: "HEAD", headers: bearer(token.secret), env: request });
+    const head = await call(`/inspections/${m}`, { method: "HEAD", headers: bearer(token.secret), env: request });
     expect(head.status).toBe(200);
     const [a, b] = await upstreamRequests(m);
     const first = await verifyWithJwks(a!.headers["x-portcullis-assertion"]!);
@@ -142,7 +142,7 @@ describe("ASSERTION_MODE=off", () => {
   it("a client-sent X-Portcullis-Assertion is still removed", async () => {
     const { token } = await seedInspector();
     const m = marker();
-    const res = await send(`/inspections/${m}`, { headers: bearer(token.secret, { "x-portcullis-assertion": "forged" }), env: { ASSERTION_MODE: "off" } });
+    const res = await call(`/inspections/${m}`, { headers: bearer(token.secret, { "x-portcullis-assertion": "forged" }), env: { ASSERTION_MODE: "off" } });
     expect(res.status).toBe(200);
     const [seen] = await upstreamRequests(m);
     expect(seen!.headers["x-portcullis-assertion"]).toBeUndefined();
@@ -152,7 +152,7 @@ describe("ASSERTION_MODE=off", () => {
     const { token } = await seedInspector();
     for (const mode of ["shared", "request"]) {
       const m = marker();
-      const res = await send(`/inspections/${m}`, { headers: bearer(token.secret), env: { ASSERTION_MODE: mode, ASSERTION_PRIVATE_KEY: "" } });
+      const res = await call(`/inspections/${m}`, { headers: bearer(token.secret), env: { ASSERTION_MODE: mode, ASSERTION_PRIVATE_KEY: "" } });
       expect(res.status).toBe(500);
       expect(await upstreamRequests(m)).toEqual([]);
     }
@@ -195,7 +195,7 @@ describe("UPSTREAM service binding", () => {
     const { token } = await seedIntegration();
     const { binding, seen } = fakeBinding();
     const m = marker();
-    const res = await send(`/inspections/${m}?q=1`, { headers: bearer(token.secret, { "x-portcullis-subject-id": "spoof" }), env: { UPSTREAM: binding } });
+    const res = await call(`/inspections/${m}?q=1`, { headers: bearer(token.secret, { "x-portcullis-subject-id": "spoof" }), env: { UPSTREAM: binding } });
     expect(res.status).toBe(200);
     expect(res.headers.get("x-from")).toBe("binding");
     expect(await upstreamRequests(m)).toEqual([]);
@@ -211,7 +211,7 @@ describe("UPSTREAM service binding", () => {
   it("works without UPSTREAM_URL: the request keeps its own origin, and off needs no audience", async () => {
     const { token } = await seedIntegration();
     const { binding, seen } = fakeBinding();
-    const res = await send(`/inspections/${marker()}`, { headers: bearer(token.secret), env: { UPSTREAM: binding, UPSTREAM_URL: "", ASSERTION_MODE: "off" } });
+    const res = await call(`/inspections/${marker()}`, { headers: bearer(token.secret), env: { UPSTREAM: binding, UPSTREAM_URL: "", ASSERTION_MODE: "off" } });
     expect(res.status).toBe(200);
     expect(new URL(seen[0]!.url).origin).toBe("https://portcullis.test");
     expect(seen[0]!.headers.get("x-portcullis-assertion")).toBeNull();
@@ -219,7 +219,7 @@ describe("UPSTREAM service binding", () => {
 
   it("a rejected credential never reaches the binding", async () => {
     const { binding, seen } = fakeBinding();
-    const res = await send(`/inspections/${marker()}`, { headers: bearer("pcs_nope"), env: { UPSTREAM: binding } });
+    const res = await call(`/inspections/${marker()}`, { headers: bearer("pcs_nope"), env: { UPSTREAM: binding } });
     expect(res.status).toBe(401);
     expect(seen).toEqual([]);
   });

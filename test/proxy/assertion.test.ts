@@ -18,8 +18,8 @@ import {
 } from "jose";
 import { describe, expect, it } from "vitest";
 import { signAssertion } from "../../src/proxy/assertion";
-import { PREFIX, bearer, call, marker, upstreamRequests } from "../helpers/worker";
-import { seedInspector, seedIntegration, send } from "../hardening/support";
+import { bearer, call, marker, PREFIX, upstreamRequests } from "../helpers/worker";
+import { seedInspector, seedIntegration } from "../helpers/seed";
 
 const AUDIENCE = new URL(env.UPSTREAM_URL!).origin;
 
@@ -53,7 +53,7 @@ async function assertionFor(
   path = `/inspections/${marker()}`,
   options: { env?: Record<string, string> } = {},
 ): Promise<{ jwt: string; headers: Record<string, string> }> {
-  const res = await send(path, { headers: bearer(secret), env: options.env });
+  const res = await call(path, { headers: bearer(secret), env: options.env });
   expect(res.status).toBe(200);
   const [seen] = await upstreamRequests(path.split("/")[2]!);
   return { jwt: seen!.headers["x-portcullis-assertion"]!, headers: seen!.headers };

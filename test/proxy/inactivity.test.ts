@@ -5,8 +5,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { DAY_MS, SERVICE_TOKEN_INACTIVITY_DAYS } from "../../src/domain/tokens";
-import { bearer, marker, upstreamRequests } from "../helpers/worker";
-import { seedInspector, seedIntegration, send, setLastActive, tokenRow } from "../hardening/support";
+import { bearer, call, marker, upstreamRequests } from "../helpers/worker";
+import { seedInspector, seedIntegration } from "../helpers/seed";
+import { setLastActive } from "../helpers/token-state";
+import { tokenRow } from "../helpers/records";
 
 const HOUR_MS = 3_600_000;
 
@@ -15,7 +17,7 @@ describe("inactivity expiry", () => {
     const { token } = await seedInspector();
     await setLastActive(token.id, Date.now() - (29 * DAY_MS + 23 * HOUR_MS), 30);
     const m = marker();
-    expect((await send(`/inspections/${m}`, { headers: bearer(token.secret) })).status).toBe(200);
+    expect((await call(`/inspections/${m}`, { headers: bearer(token.secret) })).status).toBe(200);
     expect(await upstreamRequests(m)).toHaveLength(1);
   });
 
@@ -23,24 +25,24 @@ describe("inactivity expiry", () => {
     const { token } = await seedInspector();
     await setLastActive(token.id, Date.now() - (30 * DAY_MS + 1000), 30);
     const m = marker();
-    const res = await send(`/inspections/${m}`, { headers: bearer(token.secret) });
+    const res = await call(`/inspections/${m}`, { headers: bearer(token.secret) });
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toBe(
       'Bearer realm="portcullis", error="invalid_token", error_description="token expired after 30 days of inactivity"',
     );
     expect(await upstreamRequests(m)).toEqual([]);
     // A refused request is not a use: the clock does not restart.
-    expect((await tokenRow(token.id))!.last_used_at).toBeNull();
+    expect((await tokenRow(token.id))!.lastUsedAt).toBeNull();
   });
 
   it("a use restarts the inactivity clock", async () => {
     const { token } = await seedInspector();
     await setLastActive(token.id, Date.now() - 29 * DAY_MS, 30);
-    expect((await send(`/inspections/${marker()}`, { headers: bearer(token.secret) })).status).toBe(200);
+    expect((await call(`/inspections/${marker()}`, { headers: bearer(token.secret) })).status).toBe(200);
     const row = (await tokenRow(token.id))!;
-    expect(row.last_used_at).not.toBeNull();
-    expect(row.last_active_at).toBe(row.last_used_at);
-    expect(row.expires_at).toBe(row.last_used_at! + 30 * DAY_MS);
+    expect(row.lastUsedAt).not.toBeNull();
+    expect(row.lastActiveAt).toBe(row.lastUsedAt);
+    expect(row.expiresAt).toBe(row.lastUsedAt! + 30 * DAY_MS);
   });
 
   for (const days of SERVICE_TOKEN_INACTIVITY_DAYS) {
@@ -48,9 +50,9 @@ describe("inactivity expiry", () => {
       const { token } = await seedIntegration(["inspections.view"], days);
       const m = marker();
       await setLastActive(token.id, Date.now() - (days * DAY_MS - 60_000), days);
-      expect((await send(`/inspections/${m}/inside`, { headers: bearer(token.secret)})).status).toBe(200);
+      expect((await call(`/inspections/${m}/inside`, { headers: bearer(token.secret)})).status).toBe(200);
       await setLastActive(token.id, Date.now() - (days * DAY_MS + 1000), days);
-      const res = await send(`/inspections/${m}/outside`, { headers: bearer(token.secret) });
+      const res = await call(`/inspections/${m}/outside`, { headers: bearer(token.secret) });
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toContain(`error_description="token expired after ${days} days of inactivity"`);
       expect((await upstreamRequests(m)).map((r) => r.path)).toEqual([`/inspections/${m}/inside`]);
@@ -62,7 +64,7 @@ describe("inactivity expiry", () => {
     const long = await seedIntegration(["inspections.view"], 180);
     await setLastActive(short.token.id, Date.now() - 100 * DAY_MS, 31);
     await setLastActive(long.token.id, Date.now() - 100 * DAY_MS, 180);
-    expect((await send(`/inspections/${marker()}`, { headers: bearer(short.token.secret) })).status).toBe(401);
-    expect((await send(`/inspections/${marker()}`, { headers: bearer(long.token.secret) })).status).toBe(200);
+    expect((await call(`/inspections/${marker()}`, { headers: bearer(short.token.secret) })).status).toBe(401);
+    expect((await call(`/inspections/${marker()}`, { headers: bearer(long.token.secret) })).status).toBe(200);
   });
 });

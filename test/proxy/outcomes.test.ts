@@ -6,9 +6,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { setMemberStatus } from "../../src/db/members";
 import { generateToken } from "../../src/token/format";
-import { db, seedOrg, seedPermissionSet, seedUser, seedUserToken } from "../helpers/seed";
-import { PREFIX, bearer, marker, upstreamRequests } from "../helpers/worker";
-import { errorOf, seedInspector, seedIntegration, send, setTokenStatus, tokenRow } from "../hardening/support";
+import { db, seedInspector, seedIntegration, seedOrg, seedPermissionSet, seedUser, seedUserToken } from "../helpers/seed";
+import { bearer, call, marker, PREFIX, upstreamRequests } from "../helpers/worker";
+import { errorOf } from "../helpers/errors";
+import { setTokenStatus } from "../helpers/token-state";
+import { tokenRow } from "../helpers/records";
 
 const CHALLENGE = 'Bearer realm="portcullis"';
 const invalid = (description: string) => `${CHALLENGE}, error="invalid_token", error_description="${description}"`;
@@ -24,19 +26,19 @@ async function expectRejected(res: Response, m: string, status: number, code: st
 describe("proxy: who gets through", () => {
   it("a request without Authorization gets 401 unauthorized and the bare Bearer challenge", async () => {
     const m = marker();
-    const res = await send(`/inspections/${m}`);
+    const res = await call(`/inspections/${m}`);
     await expectRejected(res, m, 401, "unauthorized", CHALLENGE);
   });
 
   it("a malformed token gets 401 invalid_token saying it is malformed", async () => {
     const m = marker();
-    const res = await send(`/inspections/${m}`, { headers: bearer("pcs_not-a-token") });
+    const res = await call(`/inspections/${m}`, { headers: bearer("pcs_not-a-token") });
     await expectRejected(res, m, 401, "invalid_token", invalid("token is malformed"));
   });
 
   it("an unknown token of the right shape gets 401 invalid_token: not recognized", async () => {
     const m = marker();
-    const res = await send(`/inspections/${m}`, { headers: bearer(generateToken("user")) });
+    const res = await call(`/inspections/${m}`, { headers: bearer(generateToken("user")) });
     await expectRejected(res, m, 401, "invalid_token", invalid("token is not recognized"));
   });
 
@@ -44,7 +46,7 @@ describe("proxy: who gets through", () => {
     const { token } = await seedIntegration();
     await setTokenStatus(token.id, "revoked");
     const m = marker();
-    const res = await send(`/inspections/${m}`, { headers: bearer(token.secret) });
+    const res = await call(`/inspections/${m}`, { headers: bearer(token.secret) });
     await expectRejected(res, m, 401, "invalid_token", invalid("token revoked"));
   });
 
@@ -54,7 +56,7 @@ describe("proxy: who gets through", () => {
       .bind(Date.now() - 10_000, Date.now(), token.id)
       .run();
     const m = marker();
-    const res = await send(`/inspections/${m}`, { headers: bearer(token.secret) });
+    const res = await call(`/inspections/${m}`, { headers: bearer(token.secret) });
     await expectRejected(res, m, 401, "invalid_token", invalid("token expired after 60 days of inactivity"));
   });
 
@@ -62,7 +64,7 @@ describe("proxy: who gets through", () => {
     const { token } = await seedIntegration();
     await setTokenStatus(token.id, "deleted");
     const m = marker();
-    const res = await send(`/inspections/${m}`, { headers: bearer(token.secret) });
+    const res = await call(`/inspections/${m}`, { headers: bearer(token.secret) });
     await expectRejected(res, m, 401, "invalid_token", invalid("token deleted"));
   });
 
@@ -70,7 +72,7 @@ describe("proxy: who gets through", () => {
     const { user, token } = await seedInspector();
     await env.DB.prepare("UPDATE users SET status = 'deactivated' WHERE id = ?1").bind(user.id).run();
     const m = marker();
-    const res = await send(`/inspections/${m}`, { headers: bearer(token.secret) });
+    const res = await call(`/inspections/${m}`, { headers: bearer(token.secret) });
     await expectRejected(res, m, 401, "invalid_token", invalid("token expired because its user is no longer an active member"));
   });
 
@@ -78,7 +80,7 @@ describe("proxy: who gets through", () => {
     const { user, token } = await seedInspector();
     await env.DB.prepare("UPDATE users SET status = 'removed' WHERE id = ?1").bind(user.id).run();
     const m = marker();
-    const res = await send(`/inspections/${m}`, { headers: bearer(token.secret) });
+    const res = await call(`/inspections/${m}`, { headers: bearer(token.secret) });
     await expectRejected(res, m, 401, "invalid_token", invalid("token expired because its user is no longer an active member"));
   });
 
@@ -89,14 +91,14 @@ describe("proxy: who gets through", () => {
     expect((await tokenRow(token.id))!.status).toBe("expired");
     await setMemberStatus(db(), { orgId: org.orgId, userId: user.id, status: "active", actor });
     const m = marker();
-    const res = await send(`/inspections/${m}`, { headers: bearer(token.secret) });
+    const res = await call(`/inspections/${m}`, { headers: bearer(token.secret) });
     await expectRejected(res, m, 401, "invalid_token", invalid("token expired because its user was deactivated or removed"));
   });
 
   it("a token without the route's permission gets 403 insufficient_scope naming the scope", async () => {
     const { token } = await seedIntegration(["reports.view"]);
     const m = marker();
-    const res = await send(`/inspections/${m}`, { method: "DELETE", headers: bearer(token.secret) });
+    const res = await call(`/inspections/${m}`, { method: "DELETE", headers: bearer(token.secret) });
     expect(res.status).toBe(403);
     expect(res.headers.get("www-authenticate")).toBe(
       `${CHALLENGE}, error="insufficient_scope", error_description="missing permission", scope="inspections.edit"`,
@@ -108,7 +110,7 @@ describe("proxy: who gets through", () => {
   });
 
   it("GET /health is public: forwarded without a token, with no identity attached", async () => {
-    const res = await send("/health?probe=1", { headers: { "x-portcullis-subject-id": "usr_admin" } });
+    const res = await call("/health?probe=1", { headers: { "x-portcullis-subject-id": "usr_admin" } });
     expect(res.status).toBe(200);
     const seen = (await res.json()) as { path: string; query: Record<string, string>; headers: Record<string, string> };
     expect(seen.path).toBe("/health");
@@ -117,7 +119,7 @@ describe("proxy: who gets through", () => {
   });
 
   it("GET /health with a bad token is still public (the token is ignored and not forwarded)", async () => {
-    const res = await send("/health", { headers: bearer("garbage") });
+    const res = await call("/health", { headers: bearer("garbage") });
     expect(res.status).toBe(200);
     const seen = (await res.json()) as { headers: Record<string, string> };
     expect(seen.headers["authorization"]).toBeUndefined();
@@ -126,9 +128,9 @@ describe("proxy: who gets through", () => {
   it("a route no rule matches needs only a valid token", async () => {
     const { token } = await seedIntegration([]);
     const m = marker();
-    const ok = await send(`/reports/${m}`, { headers: bearer(token.secret) });
+    const ok = await call(`/reports/${m}`, { headers: bearer(token.secret) });
     expect(ok.status).toBe(200);
-    const anonymous = await send(`/reports/${m}/anon`);
+    const anonymous = await call(`/reports/${m}/anon`);
     expect(anonymous.status).toBe(401);
     const seen = await upstreamRequests(m);
     expect(seen.map((r) => r.path)).toEqual([`/reports/${m}`]);
@@ -142,7 +144,7 @@ describe("proxy: what the upstream receives", () => {
     for (const method of ["POST", "PUT", "PATCH", "DELETE"]) {
       const m = marker();
       const body = JSON.stringify({ note: `café ${method}`, n: [1, 2] });
-      const res = await send(`/inspections/${m}/caf%C3%A9%20notes?b=2&a=x%20y&empty=`, {
+      const res = await call(`/inspections/${m}/caf%C3%A9%20notes?b=2&a=x%20y&empty=`, {
         method,
         headers: bearer(token.secret, { "content-type": "application/json", "x-request-id": "r-42" }),
         body,
@@ -171,7 +173,7 @@ describe("proxy: what the upstream receives", () => {
     });
     const token = await seedUserToken(org.orgId, user.id);
     const m = marker();
-    const res = await send(`/inspections/${m}`, { headers: bearer(token.secret) });
+    const res = await call(`/inspections/${m}`, { headers: bearer(token.secret) });
     expect(res.status).toBe(200);
     const [seen] = await upstreamRequests(m);
     const identity = Object.fromEntries(Object.entries(seen!.headers).filter(([k]) => k.startsWith("x-portcullis-")));
@@ -197,7 +199,7 @@ describe("proxy: what the upstream receives", () => {
   it("a service user's identity has its name, type service_user and empty groups and sites", async () => {
     const { org, token } = await seedIntegration(["inspections.view"]);
     const m = marker();
-    const res = await send(`/inspections/${m}`, { headers: bearer(token.secret) });
+    const res = await call(`/inspections/${m}`, { headers: bearer(token.secret) });
     expect(res.status).toBe(200);
     const [seen] = await upstreamRequests(m);
     expect(seen!.headers).toMatchObject({
@@ -217,7 +219,7 @@ describe("proxy: what the upstream receives", () => {
     const user = await seedUser(org.orgId, { name: "Zoë Ólafsdóttir 100%" });
     const token = await seedUserToken(org.orgId, user.id);
     const m = marker();
-    expect((await send(`/any/${m}`, { headers: bearer(token.secret) })).status).toBe(200);
+    expect((await call(`/any/${m}`, { headers: bearer(token.secret) })).status).toBe(200);
     const [seen] = await upstreamRequests(m);
     expect(seen!.headers["x-portcullis-subject-name"]).toBe(encodeURIComponent("Zoë Ólafsdóttir 100%"));
   });
@@ -225,7 +227,7 @@ describe("proxy: what the upstream receives", () => {
   it("spoofed identity headers are replaced by the real ones, and Authorization is not forwarded", async () => {
     const { org, token } = await seedIntegration([]);
     const m = marker();
-    const res = await send(`/any/${m}`, {
+    const res = await call(`/any/${m}`, {
       headers: bearer(token.secret, {
         "X-Portcullis-Subject-Id": "usr_admin",
         "x-portcullis-permissions": "platform_management.users",
@@ -247,9 +249,9 @@ describe("proxy: revocation is effective on the very next request", () => {
   it("a service token revoked in D1 stops on the next request", async () => {
     const { token } = await seedIntegration();
     const m = marker();
-    expect((await send(`/inspections/${m}/1`, { headers: bearer(token.secret) })).status).toBe(200);
+    expect((await call(`/inspections/${m}/1`, { headers: bearer(token.secret) })).status).toBe(200);
     await setTokenStatus(token.id, "revoked");
-    const res = await send(`/inspections/${m}/2`, { headers: bearer(token.secret) });
+    const res = await call(`/inspections/${m}/2`, { headers: bearer(token.secret) });
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toBe(invalid("token revoked"));
     expect((await upstreamRequests(m)).map((r) => r.path)).toEqual([`/inspections/${m}/1`]);
@@ -258,10 +260,10 @@ describe("proxy: revocation is effective on the very next request", () => {
   it("a user token revoked through the management API stops on the next request", async () => {
     const { token } = await seedInspector();
     const m = marker();
-    expect((await send(`/inspections/${m}/1`, { headers: bearer(token.secret) })).status).toBe(200);
-    const revoke = await send(`${PREFIX}/me/api-tokens/${token.id}/revoke`, { method: "POST", headers: bearer(token.secret) });
+    expect((await call(`/inspections/${m}/1`, { headers: bearer(token.secret) })).status).toBe(200);
+    const revoke = await call(`${PREFIX}/me/api-tokens/${token.id}/revoke`, { method: "POST", headers: bearer(token.secret) });
     expect(revoke.status).toBe(200);
-    const res = await send(`/inspections/${m}/2`, { headers: bearer(token.secret) });
+    const res = await call(`/inspections/${m}/2`, { headers: bearer(token.secret) });
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toBe(invalid("token revoked"));
     expect((await upstreamRequests(m)).map((r) => r.path)).toEqual([`/inspections/${m}/1`]);
@@ -270,9 +272,9 @@ describe("proxy: revocation is effective on the very next request", () => {
   it("a permission removed from the member's set applies on the next request", async () => {
     const { setId, token } = await seedInspector();
     const m = marker();
-    expect((await send(`/inspections/${m}/1`, { headers: bearer(token.secret) })).status).toBe(200);
+    expect((await call(`/inspections/${m}/1`, { headers: bearer(token.secret) })).status).toBe(200);
     await env.DB.prepare("UPDATE permission_sets SET permissions = '[]' WHERE id = ?1").bind(setId).run();
-    expect((await send(`/inspections/${m}/2`, { headers: bearer(token.secret) })).status).toBe(403);
+    expect((await call(`/inspections/${m}/2`, { headers: bearer(token.secret) })).status).toBe(403);
     expect(await upstreamRequests(m)).toHaveLength(1);
   });
 });

@@ -7,8 +7,9 @@ import { describe, expect, it } from "vitest";
 import { DEMO_POLICY } from "../../src/domain/demo-route-policy";
 import { parsePolicy, type RoutePolicy } from "../../src/domain/route-policy";
 import { decide } from "../../src/proxy/policy";
-import { bearer, marker, upstreamRequests } from "../helpers/worker";
-import { errorOf, seedIntegration, send } from "../hardening/support";
+import { bearer, call, marker, upstreamRequests } from "../helpers/worker";
+import { errorOf } from "../helpers/errors";
+import { seedIntegration } from "../helpers/seed";
 
 function policy(rules: unknown): RoutePolicy {
   const parsed = parsePolicy(rules);
@@ -181,7 +182,7 @@ describe("path confusion through the proxy", () => {
     ];
     for (const path of spellings) {
       for (const method of ["GET", "HEAD"]) {
-        const res = await send(path, { method, headers: bearer(token.secret) });
+        const res = await call(path, { method, headers: bearer(token.secret) });
         expect(res.status, `${method} ${path}`).toBe(403);
       }
     }
@@ -192,7 +193,7 @@ describe("path confusion through the proxy", () => {
     const { token } = await seedIntegration(["inspections.view"]);
     const m = marker();
     for (const path of [`/health/..%2finspections/${m}`, `/inspections/${m}/..%2f..%2fadmin`, `/inspections/${m}%00`]) {
-      const res = await send(path, { headers: bearer(token.secret) });
+      const res = await call(path, { headers: bearer(token.secret) });
       expect(res.status, path).toBe(400);
       expect((await errorOf(res)).code).toBe("invalid_request");
     }
@@ -202,7 +203,7 @@ describe("path confusion through the proxy", () => {
   it("a public path spelled differently needs a token", async () => {
     const m = marker();
     for (const path of [`/HEALTH/${m}`, `/health/${m}`]) {
-      expect((await send(path)).status, path).toBe(401);
+      expect((await call(path)).status, path).toBe(401);
     }
     expect(await upstreamRequests(m)).toEqual([]);
   });
@@ -210,7 +211,7 @@ describe("path confusion through the proxy", () => {
   it("plain dot segments are resolved by the URL parser before anything else, so the upstream sees the resolved path", async () => {
     const { token } = await seedIntegration([]);
     const m = marker();
-    const res = await send(`/inspections/%2e%2e/reports/${m}`, { headers: bearer(token.secret) });
+    const res = await call(`/inspections/%2e%2e/reports/${m}`, { headers: bearer(token.secret) });
     expect(res.status).toBe(200);
     expect((await upstreamRequests(m)).map((r) => r.path)).toEqual([`/reports/${m}`]);
   });
@@ -223,16 +224,16 @@ describe("path confusion through the proxy", () => {
       ["x-http-method", "put"],
       ["X-Method-Override", "PATCH"],
     ]) {
-      const res = await send(`/inspections/${m}`, { headers: bearer(viewer.token.secret, { [name!]: value! }) });
+      const res = await call(`/inspections/${m}`, { headers: bearer(viewer.token.secret, { [name!]: value! }) });
       expect(res.status, name).toBe(403);
       expect(res.headers.get("www-authenticate")).toContain('scope="inspections.edit"');
     }
-    expect((await send(`/inspections/${m}?_method=DELETE`, { headers: bearer(viewer.token.secret) })).status).toBe(403);
-    expect((await send("/health", { headers: { "x-http-method-override": "DELETE" } })).status).toBe(401);
+    expect((await call(`/inspections/${m}?_method=DELETE`, { headers: bearer(viewer.token.secret) })).status).toBe(403);
+    expect((await call("/health", { headers: { "x-http-method-override": "DELETE" } })).status).toBe(401);
     expect(await upstreamRequests(m)).toEqual([]);
 
     const editor = await seedIntegration(["inspections.edit", "inspections.view"]);
-    const res = await send(`/inspections/${m}`, { headers: bearer(editor.token.secret, { "x-http-method-override": "DELETE" }) });
+    const res = await call(`/inspections/${m}`, { headers: bearer(editor.token.secret, { "x-http-method-override": "DELETE" }) });
     expect(res.status).toBe(200);
     const [seen] = await upstreamRequests(m);
     expect(seen!.headers["x-http-method-override"]).toBe("DELETE");
@@ -241,7 +242,7 @@ describe("path confusion through the proxy", () => {
   it("a ROUTE_POLICY var replaces the demo policy", async () => {
     const { token } = await seedIntegration(["inspections.view"]);
     const custom = JSON.stringify([{ match: "GET /inspections/*", permissions: ["inspections.audit"] }]);
-    const res = await send(`/inspections/${marker()}`, { headers: bearer(token.secret), env: { ROUTE_POLICY: custom } });
+    const res = await call(`/inspections/${marker()}`, { headers: bearer(token.secret), env: { ROUTE_POLICY: custom } });
     expect(res.status).toBe(403);
     expect(res.headers.get("www-authenticate")).toContain('scope="inspections.audit"');
   });

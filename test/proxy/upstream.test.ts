@@ -4,8 +4,9 @@
  * and 50 MiB bodies stream both ways without being read into memory.
  */
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { bearer, marker, upstreamRequests } from "../helpers/worker";
-import { errorOf, seedIntegration, send } from "../hardening/support";
+import { bearer, call, marker, upstreamRequests } from "../helpers/worker";
+import { errorOf } from "../helpers/errors";
+import { seedIntegration } from "../helpers/seed";
 
 const MiB = 1024 * 1024;
 /**
@@ -64,7 +65,7 @@ async function sha256Hex(chunks: Iterable<Uint8Array>): Promise<string> {
 describe("upstream responses", () => {
   it("a redirect is returned to the client, not followed", async () => {
     const m = marker();
-    const res = await send(`/__redirect/${m}`, { headers: bearer(secret) });
+    const res = await call(`/__redirect/${m}`, { headers: bearer(secret) });
     expect(res.status).toBe(302);
     expect(res.headers.get("location")).toBe("http://elsewhere.invalid/landing");
     expect(await upstreamRequests(m)).toHaveLength(1);
@@ -73,7 +74,7 @@ describe("upstream responses", () => {
   for (const status of [500, 502, 503]) {
     it(`an upstream ${status} passes through unchanged`, async () => {
       const m = marker();
-      const res = await send(`/__status/${status}/${m}`, { headers: bearer(secret) });
+      const res = await call(`/__status/${status}/${m}`, { headers: bearer(secret) });
       expect(res.status).toBe(status);
       expect(res.headers.get("x-upstream")).toBe("yes");
       expect(res.headers.get("retry-after")).toBeNull();
@@ -82,14 +83,14 @@ describe("upstream responses", () => {
   }
 
   it("hop-by-hop headers from the upstream are not passed to the client", async () => {
-    const res = await send(`/echo/${marker()}`, { headers: bearer(secret) });
+    const res = await call(`/echo/${marker()}`, { headers: bearer(secret) });
     expect(res.status).toBe(200);
     expect(res.headers.get("keep-alive")).toBeNull();
     expect(res.headers.get("connection")).toBeNull();
   });
 
   it("headers the upstream names in Connection are removed; a value that names no valid header is ignored", async () => {
-    const res = await send(`/__hop/${marker()}`, { headers: bearer(secret) });
+    const res = await call(`/__hop/${marker()}`, { headers: bearer(secret) });
     expect(res.status).toBe(200);
     expect(res.headers.get("x-drop-me")).toBeNull();
     expect(res.headers.get("proxy-authenticate")).toBeNull();
@@ -100,14 +101,14 @@ describe("upstream responses", () => {
 
   it("an upstream that refuses the connection → 502 bad_gateway", async () => {
     vi.spyOn(console, "error").mockImplementation(() => {});
-    const res = await send(`/inspections/${marker()}`, { headers: bearer(secret), env: { UPSTREAM_URL: "http://127.0.0.1:1" } });
+    const res = await call(`/inspections/${marker()}`, { headers: bearer(secret), env: { UPSTREAM_URL: "http://127.0.0.1:1" } });
     expect(res.status).toBe(502);
     expect((await errorOf(res)).code).toBe("bad_gateway");
   });
 
   it("an upstream slower than UPSTREAM_TIMEOUT_MS → 504 gateway_timeout", async () => {
     const m = marker();
-    const res = await send(`/__slow/3000/${m}`, { headers: bearer(secret) });
+    const res = await call(`/__slow/3000/${m}`, { headers: bearer(secret) });
     expect(res.status).toBe(504);
     expect((await errorOf(res)).code).toBe("gateway_timeout");
     expect(await upstreamRequests(m)).toHaveLength(1);
@@ -119,7 +120,7 @@ describe("a client that goes away", () => {
     const m = marker();
     const client = new AbortController();
     // Without propagation this would wait the full 3 s and answer 200 (the timeout is 20 s here).
-    const pending = send(`/__slow/3000/${m}`, {
+    const pending = call(`/__slow/3000/${m}`, {
       headers: bearer(secret),
       signal: client.signal,
       env: { UPSTREAM_TIMEOUT_MS: "20000" },
@@ -135,7 +136,7 @@ describe("a client that goes away", () => {
     const m = marker();
     const client = new AbortController();
     client.abort();
-    const res = await send(`/inspections/${m}`, { headers: bearer(secret), signal: client.signal });
+    const res = await call(`/inspections/${m}`, { headers: bearer(secret), signal: client.signal });
     expect(res.status).toBe(499);
     expect(await upstreamRequests(m)).toEqual([]);
   });
@@ -145,7 +146,7 @@ describe("bodies stream", () => {
   it("a 50 MiB download streams through unbuffered", async () => {
     const total = 50 * MiB;
     const m = marker();
-    const res = await withoutBuffering(m, () => send(`/__bytes/${total}/${m}`, { headers: bearer(secret), env: STREAMING_ENV }));
+    const res = await withoutBuffering(m, () => call(`/__bytes/${total}/${m}`, { headers: bearer(secret), env: STREAMING_ENV }));
     expect(res.status).toBe(200);
     expect(res.headers.get("content-length")).toBe(String(total));
     const reader = res.body!.getReader();
@@ -173,7 +174,7 @@ describe("bodies stream", () => {
       },
     });
     const res = await withoutBuffering(m, () =>
-      send(`/uploads/${m}`, { method: "POST", headers: bearer(secret, { "content-type": "application/octet-stream" }), body, env: STREAMING_ENV }),
+      call(`/uploads/${m}`, { method: "POST", headers: bearer(secret, { "content-type": "application/octet-stream" }), body, env: STREAMING_ENV }),
     );
     expect(res.status).toBe(200);
     const echoed = (await res.json()) as { body_bytes: number; body_sha256: string; body: string | null };

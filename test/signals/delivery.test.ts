@@ -10,11 +10,11 @@ import type { Env, WebhookMessage } from "../../src/env";
 import { handleWebhookBatch } from "../../src/signals/consumer";
 import { attemptDelivery, GIVE_UP_AFTER_MS, RETRY_DELAYS_MS } from "../../src/signals/deliver";
 import { dispatchOutbox } from "../../src/signals/dispatch";
-import { sessionJwt } from "../helpers/seed";
+import { adminSession, db } from "../helpers/seed";
 import { api } from "../helpers/worker";
 import {
   adminApi,
-  db,
+  createServiceToken,
   deliverAll,
   deliveryRows,
   OPTIONS,
@@ -26,19 +26,13 @@ import {
   type SignalsOrg,
 } from "./support";
 
-async function createServiceToken(org: SignalsOrg, name = "Nightly export") {
-  const res = await adminApi(org, "POST", "/service-tokens", { name });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; token: string; hint: string };
-}
-
 describe("delivery through WEBHOOK_QUEUE", () => {
   it("delivers a signed token.created to the receiver promptly, and the deliveries view shows it", async () => {
     const org = await signalsOrg("Queue");
     const realQueue = { ...org, env: {} } as SignalsOrg;
     const endpoint = await receiverEndpoint(realQueue);
     const started = Date.now();
-    const res = await api("POST", "/service-tokens", await sessionJwt({ sub: org.adminId, org: org.orgId }), { name: "Queue path" });
+    const res = await api("POST", "/service-tokens", await adminSession(org), { name: "Queue path" });
     const token = (await res.json()) as { id: string; token: string; hint: string };
     const [delivery] = await waitFor(async () => {
       const list = await received(endpoint);

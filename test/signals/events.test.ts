@@ -2,14 +2,14 @@
  * SPEC §10 event types from every path that makes them: the management API, the directory API,
  * SCIM, the cron and leak reports. Each delivery is verified by the test receiver.
  */
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { provisioner, PATCH_OP } from "../scim/support";
-import { seedUser, seedUserToken } from "../helpers/seed";
-import { runCron } from "../cron/fixtures";
+import { db, seedUser, seedUserToken } from "../helpers/seed";
+import { runCron } from "../helpers/cron";
 import { attemptDelivery } from "../../src/signals/deliver";
-import { adminApi, callWith, db, deliverAll, OPTIONS, received, receiverEndpoint, signalsOrg, type Endpoint, type SignalsOrg } from "./support";
+import { adminApi, callWith, createServiceToken, deliverAll, OPTIONS, received, receiverEndpoint, signalsOrg, type Endpoint, type SignalsOrg } from "./support";
 import { PREFIX } from "../helpers/worker";
+import { setDeadline } from "../helpers/token-state";
 
 async function payloads(org: SignalsOrg, endpoint: Endpoint) {
   await deliverAll(org);
@@ -18,17 +18,11 @@ async function payloads(org: SignalsOrg, endpoint: Endpoint) {
   return got.map((r) => r.payload);
 }
 
-async function serviceToken(org: SignalsOrg, name = "Nightly export") {
-  const res = await adminApi(org, "POST", "/service-tokens", { name });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; token: string; hint: string; expires_at: string };
-}
-
 describe("events from the management API", () => {
   it("service tokens: token.created, token.revoked, token.regenerated, token.deleted", async () => {
     const org = await signalsOrg();
     const endpoint = await receiverEndpoint(org);
-    const token = await serviceToken(org);
+    const token = await createServiceToken(org);
     expect((await adminApi(org, "POST", `/service-tokens/${token.id}/revoke`)).status).toBe(200);
     const regenerated = (await (await adminApi(org, "POST", `/service-tokens/${token.id}/regenerate`)).json()) as { hint: string; expires_at: string };
     expect((await adminApi(org, "POST", `/service-tokens/${token.id}/revoke`)).status).toBe(200);
@@ -45,7 +39,7 @@ describe("events from the management API", () => {
 
   it("service tokens: token.rolled, with the new hint and never a secret (SPEC §9)", async () => {
     const org = await signalsOrg();
-    const token = await serviceToken(org);
+    const token = await createServiceToken(org);
     const endpoint = await receiverEndpoint(org, { events: ["token.rolled"] });
     const res = await adminApi(org, "POST", `/service-tokens/${token.id}/roll`, { grace_seconds: 60 });
     expect(res.status).toBe(200);
@@ -80,7 +74,7 @@ describe("events from the management API", () => {
     const org = await signalsOrg();
     const revocations = await receiverEndpoint(org, { events: ["token.revoked"] });
     const everything = await receiverEndpoint(org);
-    const token = await serviceToken(org);
+    const token = await createServiceToken(org);
     await adminApi(org, "POST", `/service-tokens/${token.id}/revoke`);
     expect((await payloads(org, revocations)).map((p) => p.type)).toEqual(["token.revoked"]);
     expect((await payloads(org, everything)).map((p) => p.type)).toEqual(["token.created", "token.revoked"]);
@@ -90,7 +84,7 @@ describe("events from the management API", () => {
     const org = await signalsOrg();
     const other = await signalsOrg("Other");
     const endpoint = await receiverEndpoint(org);
-    await serviceToken(other);
+    await createServiceToken(other);
     await deliverAll(other);
     expect(await payloads(org, endpoint)).toEqual([]);
   });
@@ -153,9 +147,9 @@ describe("events from the cron", () => {
   it("token.expired for a token idle past its window", async () => {
     const org = await signalsOrg();
     const endpoint = await receiverEndpoint(org, { events: ["token.expired"] });
-    const token = await serviceToken(org);
+    const token = await createServiceToken(org);
     const now = Date.now();
-    await env.DB.prepare("UPDATE api_tokens SET expires_at = ?2 WHERE id = ?1").bind(token.id, now - 1_000).run();
+    await setDeadline(token.id, now - 1_000);
     await runCron(now, org.env);
     for (const id of org.queue.take()) await attemptDelivery(db(), id, Date.now(), OPTIONS);
     expect((await received(endpoint)).map((r) => [r.verified, r.payload])).toEqual([
@@ -175,7 +169,7 @@ describe("events from leak reports", () => {
   it("POST /credentials/revoke makes token.leaked", async () => {
     const org = await signalsOrg();
     const endpoint = await receiverEndpoint(org, { events: ["token.leaked", "token.revoked"] });
-    const token = await serviceToken(org);
+    const token = await createServiceToken(org);
     const res = await callWith(org, `${PREFIX}/credentials/revoke`, {
       method: "POST",
       headers: { "content-type": "application/json" },

@@ -8,13 +8,10 @@ import { RUN_LIMITS } from "../../src/cron/limits";
 import { warnExpiringTokens } from "../../src/cron/signals";
 import { DAY_MS } from "../../src/domain/tokens";
 import { attemptDelivery } from "../../src/signals/deliver";
-import { seedServiceToken } from "../helpers/seed";
-import { bulkTokens, runCron } from "../cron/fixtures";
-import { db, OPTIONS, received, receiverEndpoint, signalsOrg } from "./support";
-
-async function setDeadline(tokenId: string, expiresAt: number) {
-  await env.DB.prepare("UPDATE api_tokens SET expires_at = ?2 WHERE id = ?1").bind(tokenId, expiresAt).run();
-}
+import { db, seedServiceToken } from "../helpers/seed";
+import { bulkTokens, runCron } from "../helpers/cron";
+import { OPTIONS, received, receiverEndpoint, signalsOrg } from "./support";
+import { setDeadline } from "../helpers/token-state";
 
 async function warnings(tokenId: string) {
   const { results } = await env.DB.prepare(

@@ -9,6 +9,8 @@ import { generateToken } from "../../src/token/format";
 import { seedServiceToken } from "../helpers/seed";
 import { PREFIX } from "../helpers/worker";
 import { adminApi, callWith, deliverAll, RECEIVER, received, receiverEndpoint, signalsOrg } from "./support";
+import { tokenRow } from "../helpers/records";
+import { errorCode } from "../helpers/errors";
 
 interface SigningKey {
   id: string;
@@ -71,10 +73,6 @@ function report(org: Org, body: string, headers: Record<string, string>) {
   return callWith(org, `${PREFIX}/secret-scanning/github`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
 }
 
-async function tokenStatus(id: string) {
-  return (await env.DB.prepare("SELECT status FROM api_tokens WHERE id = ?1").bind(id).first<{ status: string }>())!.status;
-}
-
 describe("POST /secret-scanning/github", () => {
   it("revokes each live token reported and labels every token", async () => {
     const org = await signalsOrg();
@@ -99,7 +97,7 @@ describe("POST /secret-scanning/github", () => {
       { token_hash: await sha256(unknown), token_type: "portcullis_user_token", label: "false_positive" },
       { token_hash: await sha256(forged), token_type: "portcullis_service_token", label: "false_positive" },
     ]);
-    expect(await tokenStatus(live.id)).toBe("revoked");
+    expect((await tokenRow(live.id))!.status).toBe("revoked");
     const events = await env.DB.prepare("SELECT type, target_id FROM activity_events WHERE type = 'token.revoked_leaked' AND org_id = ?1").bind(org.orgId).all();
     expect(events.results).toEqual([{ type: "token.revoked_leaked", target_id: live.id }]);
 
@@ -121,7 +119,7 @@ describe("POST /secret-scanning/github", () => {
     const res = await report(org, body, { "github-public-key-identifier": current.id, "github-public-key-signature": await sign(current, body) });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { label: string }[]).map((l) => l.label)).toEqual(["true_positive"]);
-    expect(await tokenStatus(token.id)).toBe("revoked");
+    expect((await tokenRow(token.id))!.status).toBe("revoked");
   });
 
   it("refuses a report signed by another key (401), revoking nothing", async () => {
@@ -130,8 +128,8 @@ describe("POST /secret-scanning/github", () => {
     const body = JSON.stringify([{ token: live.secret, type: "t", url: "u", source: "content" }]);
     const res = await report(org, body, { "github-public-key-identifier": current.id, "github-public-key-signature": await sign(other, body) });
     expect(res.status).toBe(401);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
-    expect(await tokenStatus(live.id)).toBe("active");
+    expect(await errorCode(res)).toBe("unauthorized");
+    expect((await tokenRow(live.id))!.status).toBe("active");
   });
 
   it("refuses a tampered body (401)", async () => {
@@ -141,7 +139,7 @@ describe("POST /secret-scanning/github", () => {
     const tampered = JSON.stringify([{ token: live.secret, type: "t", url: "u", source: "content" }]);
     const res = await report(org, tampered, { "github-public-key-identifier": current.id, "github-public-key-signature": await sign(current, signed) });
     expect(res.status).toBe(401);
-    expect(await tokenStatus(live.id)).toBe("active");
+    expect((await tokenRow(live.id))!.status).toBe("active");
   });
 
   it("refuses a report without the signature headers (401)", async () => {
@@ -153,7 +151,7 @@ describe("POST /secret-scanning/github", () => {
     expect((await report(org, body, { "github-public-key-identifier": current.id })).status).toBe(401);
     expect((await report(org, body, { "github-public-key-signature": signature })).status).toBe(401);
     expect((await report(org, body, { "github-public-key-identifier": current.id, "github-public-key-signature": "bm90IGRlcg==" })).status).toBe(401);
-    expect(await tokenStatus(live.id)).toBe("active");
+    expect((await tokenRow(live.id))!.status).toBe("active");
   });
 
   it("refuses an unknown key identifier (401)", async () => {
@@ -163,7 +161,7 @@ describe("POST /secret-scanning/github", () => {
     const res = await report(org, body, { "github-public-key-identifier": other.id, "github-public-key-signature": await sign(other, body) });
     expect(res.status).toBe(401);
     expect(((await res.json()) as { error: { message: string } }).error.message).toContain("unknown key identifier");
-    expect(await tokenStatus(live.id)).toBe("active");
+    expect((await tokenRow(live.id))!.status).toBe("active");
   });
 
   it("accepts a report signed with a published key that is not the current one", async () => {

@@ -4,17 +4,15 @@
  * what is sent so a test decides when each delivery is attempted, and calls that use it.
  */
 import { env } from "cloudflare:workers";
-import { orm } from "../../src/db/client";
+import { expect } from "vitest";
 import type { Env, WebhookMessage } from "../../src/env";
 import { attemptDelivery, type DeliveryResult } from "../../src/signals/deliver";
 import { dispatchOutbox } from "../../src/signals/dispatch";
-import { seedOrg, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { adminSession, db, seedOrg, type SeededOrg } from "../helpers/seed";
 import { api, call, type CallOptions } from "../helpers/worker";
 
 /** The receiver's origin (the global setup put it in SECRET_SCANNING_KEYS_URL). */
 export const RECEIVER = new URL(env.SECRET_SCANNING_KEYS_URL!).origin;
-
-export const db = () => orm(env.DB);
 
 /** A WEBHOOK_QUEUE stand-in: records delivery ids instead of handing them to the consumer. */
 export function recordingQueue() {
@@ -49,12 +47,19 @@ export interface SignalsOrg extends SeededOrg {
 export async function signalsOrg(name = "Signals"): Promise<SignalsOrg> {
   const org = await seedOrg(name);
   const queue = recordingQueue();
-  return { ...org, session: await sessionJwt({ sub: org.adminId, org: org.orgId }), queue, env: { WEBHOOK_QUEUE: queue.queue } };
+  return { ...org, session: await adminSession(org), queue, env: { WEBHOOK_QUEUE: queue.queue } };
 }
 
 /** A management call as `org`'s admin, with the recording queue. */
 export function adminApi(org: SignalsOrg, method: string, path: string, body?: unknown, options: CallOptions = {}) {
   return api(method, path, org.session, body, { ...options, env: { ...org.env, ...options.env } });
+}
+
+/** A service token created through the management API as `org`'s admin (so it makes its events). */
+export async function createServiceToken(org: SignalsOrg, name = "Nightly export") {
+  const res = await adminApi(org, "POST", "/service-tokens", { name });
+  expect(res.status).toBe(201);
+  return (await res.json()) as { id: string; token: string; hint: string; expires_at: string };
 }
 
 export function callWith(org: SignalsOrg, path: string, options: CallOptions = {}) {

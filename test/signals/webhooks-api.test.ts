@@ -5,6 +5,7 @@ import { checkWebhookUrl } from "../../src/signals/url-rules";
 import { seedPermissionSet, seedServiceToken } from "../helpers/seed";
 import { api } from "../helpers/worker";
 import { adminApi, RECEIVER, signalsOrg } from "./support";
+import { errorCode } from "../helpers/errors";
 
 describe("POST /webhooks", () => {
   it("creates an endpoint subscribed to every event by default and shows the secret once", async () => {
@@ -36,7 +37,7 @@ describe("POST /webhooks", () => {
     const org = await signalsOrg();
     const unknownType = await adminApi(org, "POST", "/webhooks", { url: "https://hooks.example.com/a", events: ["token.used"] });
     expect(unknownType.status).toBe(400);
-    expect(((await unknownType.json()) as { error: { code: string } }).error.code).toBe("invalid_request");
+    expect(await errorCode(unknownType)).toBe("invalid_request");
     expect((await adminApi(org, "POST", "/webhooks", { url: "https://hooks.example.com/a", secret: "mine" })).status).toBe(400);
     expect((await adminApi(org, "POST", "/webhooks", { url: "https://hooks.example.com/a", events: [] })).status).toBe(400);
   });

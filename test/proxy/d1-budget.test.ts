@@ -10,11 +10,11 @@ import { clearLastUseMarks } from "../../src/auth/last-use";
 import { RESOLVE_TOKEN_SQL } from "../../src/db/auth";
 import { rollServiceToken } from "../../src/db/token-lifecycle";
 import { createServiceToken } from "../../src/db/tokens";
-import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
-import { bearer, call, countingDb, marker, upstreamRequests } from "../helpers/worker";
-
-/** A never-limiting failure limiter, so deliberate rejects in this file are answered 401, not 429. */
-const openLimiter: RateLimit = { limit: async () => ({ success: true }) };
+import { db, seedIntegration, seedOrg, seedPermissionSet, seedUser, seedUserToken } from "../helpers/seed";
+import { bearer, call, marker, upstreamRequests } from "../helpers/worker";
+import { countingDb, openLimiter } from "../helpers/bindings";
+import { tokenRow } from "../helpers/records";
+import { setLastUsed } from "../helpers/token-state";
 
 interface Recorded {
   sql: string;
@@ -77,18 +77,6 @@ function recordingDb(options: { holdWrites?: boolean } = {}) {
   };
 }
 
-async function seedIntegration() {
-  const org = await seedOrg();
-  const setId = await seedPermissionSet(org.orgId, ["inspections.view"], "Sync");
-  const token = await seedServiceToken(org.orgId, { permissionSetIds: [setId] });
-  return { org, token };
-}
-
-async function lastUsedAt(tokenId: string): Promise<number | null> {
-  const row = await env.DB.prepare("SELECT last_used_at FROM api_tokens WHERE id = ?1").bind(tokenId).first<{ last_used_at: number | null }>();
-  return row!.last_used_at;
-}
-
 /** A client address of its own per test, so no failure budget is shared between tests. */
 const client = () => ({ "cf-connecting-ip": `198.51.100.${Math.floor(Math.random() * 250) + 1}` });
 
@@ -138,20 +126,20 @@ describe("per-request D1 budget", () => {
     }
     expect(recording.reads()).toHaveLength(20);
     expect(recording.writes()).toHaveLength(1);
-    expect(await lastUsedAt(token.id)).toBeGreaterThanOrEqual(before);
+    expect((await tokenRow(token.id))!.lastUsedAt).toBeGreaterThanOrEqual(before);
   });
 
   it("a token whose last use is over 60 s old is written once more, then not again within the minute", async () => {
     const { token } = await seedIntegration();
     const old = Date.now() - 61_000;
-    await env.DB.prepare("UPDATE api_tokens SET last_used_at = ?1, last_active_at = ?1 WHERE id = ?2").bind(old, token.id).run();
+    await setLastUsed(token.id, old);
     const recording = recordingDb();
     for (let i = 0; i < 10; i++) {
       expect((await call(`/inspections/${marker()}`, { headers: bearer(token.secret, client()), env: { DB: recording.db } })).status).toBe(200);
     }
     // One coalesced UPDATE (no first-use event: the token was used before).
     expect(recording.writes().map((w) => w.method)).toEqual(["run"]);
-    expect(await lastUsedAt(token.id)).toBeGreaterThan(old);
+    expect((await tokenRow(token.id))!.lastUsedAt).toBeGreaterThan(old);
   });
 
   it("a malformed token costs no D1 call at all", async () => {

@@ -8,11 +8,12 @@
 import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { activityEvents, apiTokens } from "../../src/db/schema";
+import { apiTokens } from "../../src/db/schema";
 import { tokenDigest } from "../../src/token/digest";
-import { db, seedOrg, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
-import { api } from "../helpers/worker";
-import { adminSession, errorOf, proxiedStatus } from "./support";
+import { adminSession, db, seedOrg, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { api, proxiedStatus } from "../helpers/worker";
+import { errorOf } from "../helpers/errors";
+import { eventsFor, tokenRow } from "../helpers/records";
 
 const ROUNDS = 20;
 
@@ -42,18 +43,6 @@ interface TokenBody {
   token?: string;
 }
 
-async function row(id: string) {
-  return db().query.apiTokens.findFirst({ where: eq(apiTokens.id, id) });
-}
-
-async function eventCount(tokenId: string, type: string): Promise<number> {
-  const rows = await db()
-    .select({ id: activityEvents.id })
-    .from(activityEvents)
-    .where(and(eq(activityEvents.targetId, tokenId), eq(activityEvents.type, type)));
-  return rows.length;
-}
-
 async function outcome(res: Response): Promise<{ status: number; body: TokenBody; code?: string }> {
   if (res.status === 204) return { status: 204, body: {} };
   if (res.status >= 400) return { status: res.status, body: {}, code: (await errorOf(res)).code };
@@ -73,7 +62,7 @@ async function liveSecrets(secrets: string[]): Promise<string[]> {
 
 /** The single-secret invariant: only the row's current digest may work, and only while active. */
 async function expectAtMostTheCurrentSecretLive(tokenId: string, secrets: string[]): Promise<void> {
-  const current = (await row(tokenId))!;
+  const current = (await tokenRow(tokenId))!;
   const live = await liveSecrets(secrets);
   expect(live.length).toBeLessThanOrEqual(1);
   if (current.status === "active") {
@@ -118,14 +107,14 @@ describe("concurrent revoke and regenerate (issue 6 §15)", () => {
       expect(r.body.status).toBe("revoked");
       expect(g.status).toBe(200);
       expect(g.body.token).toMatch(/^pcs_/);
-      const final = (await row(token.id))!;
+      const final = (await tokenRow(token.id))!;
       expect(["active", "revoked"]).toContain(final.status);
       seen.add(final.status);
       // The regenerated digest stays on the row either way; the first secret is gone for good.
       expect(final.digest).toBe(await tokenDigest(g.body.token!, env.TOKEN_PEPPER));
       // Revoked last → a second revocation event; regenerated last → none.
-      expect(await eventCount(token.id, "token.revoked")).toBe(final.status === "revoked" ? 2 : 1);
-      expect(await eventCount(token.id, "token.regenerated")).toBe(1);
+      expect((await eventsFor(token.id, "token.revoked")).length).toBe(final.status === "revoked" ? 2 : 1);
+      expect((await eventsFor(token.id, "token.regenerated")).length).toBe(1);
       await expectAtMostTheCurrentSecretLive(token.id, [token.secret, g.body.token!]);
     }
   });
@@ -142,7 +131,7 @@ describe("concurrent revoke and regenerate (issue 6 §15)", () => {
       );
 
       expect(r.status).toBe(200);
-      const final = (await row(token.id))!;
+      const final = (await tokenRow(token.id))!;
       seen.add(final.status);
       if (g.status === 200) {
         expect(final.status).toBe("active");
@@ -152,7 +141,7 @@ describe("concurrent revoke and regenerate (issue 6 §15)", () => {
         expect(final.status).toBe("revoked");
         expect(final.digest).toBe(await tokenDigest(token.secret, env.TOKEN_PEPPER));
       }
-      expect(await eventCount(token.id, "token.regenerated")).toBe(g.status === 200 ? 1 : 0);
+      expect((await eventsFor(token.id, "token.regenerated")).length).toBe(g.status === 200 ? 1 : 0);
       await expectAtMostTheCurrentSecretLive(token.id, g.body.token ? [token.secret, g.body.token] : [token.secret]);
     }
     expect([...seen].sort()).toEqual(["active", "revoked"]);
@@ -172,10 +161,10 @@ describe("concurrent regenerations of one revoked token (issue 6 §15)", () => {
       const won = results.filter((o) => o.status === 200);
       expect(won).toHaveLength(1);
       expect(results.filter((o) => o.status === 409 && o.code === "invalid_state")).toHaveLength(1);
-      const final = (await row(token.id))!;
+      const final = (await tokenRow(token.id))!;
       expect(final.status).toBe("active");
       expect(final.digest).toBe(await tokenDigest(won[0]!.body.token!, env.TOKEN_PEPPER));
-      expect(await eventCount(token.id, "token.regenerated")).toBe(1);
+      expect((await eventsFor(token.id, "token.regenerated")).length).toBe(1);
       await expectAtMostTheCurrentSecretLive(token.id, [token.secret, won[0]!.body.token!]);
     }
   });
@@ -192,21 +181,21 @@ describe("concurrent delete and regenerate (issue 6 §15)", () => {
         () => regenerate(org, token.id).then(outcome),
       );
 
-      const final = (await row(token.id))!;
+      const final = (await tokenRow(token.id))!;
       seen.add(final.status);
       if (d.status === 204) {
         // Deleted first: the regeneration finds nothing to regenerate.
         expect(g).toMatchObject({ status: 404, code: "not_found" });
         expect(final.status).toBe("deleted");
         expect((await api("GET", `/service-tokens/${token.id}`, await adminSession(org))).status).toBe(404);
-        expect(await eventCount(token.id, "token.regenerated")).toBe(0);
+        expect((await eventsFor(token.id, "token.regenerated")).length).toBe(0);
       } else {
         // Regenerated first: the token is active, which may not be deleted.
         expect(d).toMatchObject({ status: 409, code: "invalid_state" });
         expect(g.status).toBe(200);
         expect(final.status).toBe("active");
         expect(final.digest).toBe(await tokenDigest(g.body.token!, env.TOKEN_PEPPER));
-        expect(await eventCount(token.id, "token.deleted")).toBe(0);
+        expect((await eventsFor(token.id, "token.deleted")).length).toBe(0);
       }
       await expectAtMostTheCurrentSecretLive(token.id, g.body.token ? [token.secret, g.body.token] : [token.secret]);
     }

@@ -6,16 +6,17 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BASE62, checksum, generateToken } from "../../src/token/format";
-import { bearer, marker, upstreamRequests } from "../helpers/worker";
-import { seedIntegration, send, setTokenStatus } from "./support";
+import { bearer, call, marker, upstreamRequests } from "../helpers/worker";
+import { seedIntegration } from "../helpers/seed";
+import { setTokenStatus } from "../helpers/token-state";
 
 const AUTH_RUNS = 10_000;
 const PATH_RUNS = 2_000;
 
 /**
  * Header values cannot carry NUL, CR or LF (the runtime refuses them before the Worker runs).
- * Non-ASCII values are covered one by one in credentials.test.ts and by the unit property in
- * test/auth/bearer.test.ts; here they would only make workerd print a warning per run.
+ * Non-ASCII values are covered one by one in test/auth/bad-credentials.test.ts and by the unit
+ * property in test/auth/bearer.test.ts; here they would only make workerd print a warning per run.
  */
 const headerSafe = (s: string) => s.replace(/[\0\r\n]/g, "");
 
@@ -82,7 +83,7 @@ describe("property: random Authorization values", () => {
       fc.asyncProperty(authorization, fc.constantFrom("GET", "POST", "DELETE"), async (value, method) => {
         const headers = new Headers();
         headers.set("authorization", headerSafe(value));
-        const res = await send(`/fuzz/${m}`, { method, headers, settle: false });
+        const res = await call(`/fuzz/${m}`, { method, headers, settle: false });
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         await res.body?.cancel();
         expect(res.status >= 200 && res.status < 300, `${res.status} for ${JSON.stringify(value)}`).toBe(false);
@@ -98,7 +99,7 @@ describe("property: random Authorization values", () => {
 
   it("the live token the mutations start from does work (so the property above is not vacuous)", async () => {
     const m = marker();
-    expect((await send(`/fuzz/${m}`, { headers: bearer(liveSecret) })).status).toBe(200);
+    expect((await call(`/fuzz/${m}`, { headers: bearer(liveSecret) })).status).toBe(200);
     expect(await upstreamRequests(m)).toHaveLength(1);
   });
 });
@@ -140,7 +141,7 @@ describe("property: random path spellings", () => {
     await fc.assert(
       fc.asyncProperty(fc.array(segment, { maxLength: 5 }), fc.constantFrom("GET", "HEAD", "DELETE"), async (segments, method) => {
         const path = `/${[...segments, m].join("/")}`;
-        const res = await send(path, { method, headers: bearer(liveSecret), settle: false });
+        const res = await call(path, { method, headers: bearer(liveSecret), settle: false });
         await res.body?.cancel();
         expect(res.status, path).toBeLessThan(500);
         if (res.status === 200) forwarded++;

@@ -8,33 +8,23 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { newId } from "../../src/db/ids";
-import { seedOrg, seedServiceToken, seedUser, sessionJwt } from "../helpers/seed";
+import { adminSession, seedOrg, seedServiceToken, seedUser, sessionJwt } from "../helpers/seed";
 import { api } from "../helpers/worker";
-import { batchFailingDb, everythingStored } from "./support";
+import { batchFailingDb } from "../helpers/bindings";
+import { everythingStored } from "../helpers/records";
+import { captureConsole, expectNoSecret } from "../helpers/leaks";
 
 /** Any string shaped like one of our secrets (SPEC §2): prefix, 43 + 6 base62 characters. */
 const TOKEN_SHAPED = /pc[su]_[0-9A-Za-z]{20,}/;
 
-/** The secret, its random body and long runs of it: a partial copy is a leak too. */
-function needles(secret: string): string[] {
-  return [secret, secret.slice(4), secret.slice(4, 24), secret.slice(24, 44), secret.slice(-20)];
-}
-
 function expectClean(text: string, secrets: string[], where: string): void {
   expect(TOKEN_SHAPED.test(text), `${where} holds something token-shaped: ${text.match(TOKEN_SHAPED)?.[0]?.slice(0, 8)}…`).toBe(false);
-  for (const secret of secrets) {
-    for (const needle of needles(secret)) expect(text.includes(needle), `${where} holds part of a secret`).toBe(false);
-  }
+  expectNoSecret(text, secrets, where, 20);
 }
 
 let logged: string[];
 beforeEach(() => {
-  logged = [];
-  for (const level of ["log", "info", "warn", "error", "debug"] as const) {
-    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
-      logged.push(args.map((a) => (a instanceof Error ? `${a.message} ${a.stack}` : typeof a === "string" ? a : JSON.stringify(a))).join(" "));
-    });
-  }
+  logged = captureConsole();
 });
 afterEach(() => vi.restoreAllMocks());
 
@@ -51,7 +41,7 @@ class Responses {
 describe("no secret in the activity log, D1, error bodies or logs (issue 6 §18, management API)", () => {
   it("after creating, regenerating, editing, revoking and deleting tokens of both kinds through the API", async () => {
     const org = await seedOrg();
-    const admin = await sessionJwt({ sub: org.adminId, org: org.orgId });
+    const admin = await adminSession(org);
     const member = await seedUser(org.orgId, { name: "Casey", permissionSetIds: [org.adminSetId] });
     const memberSession = await sessionJwt({ sub: member.id, org: org.orgId });
     const secrets: string[] = [];
@@ -107,7 +97,7 @@ describe("no secret in the activity log, D1, error bodies or logs (issue 6 §18,
 
   it("in every error the management API answers, including requests that carry a secret", async () => {
     const org = await seedOrg();
-    const admin = await sessionJwt({ sub: org.adminId, org: org.orgId });
+    const admin = await adminSession(org);
     const member = await seedUser(org.orgId, { name: "Casey", permissionSetIds: [org.adminSetId] });
     const memberSession = await sessionJwt({ sub: member.id, org: org.orgId });
     const errors = new Responses();
@@ -150,7 +140,7 @@ describe("no secret in the activity log, D1, error bodies or logs (issue 6 §18,
     // Creation and regeneration whose batch fails: the secret was generated, never stored, never shown.
     await expectError(await api("POST", "/service-tokens", admin, { name: "Lost" }, { env: { DB: batchFailingDb("reject").db } }), 503);
     await expectError(await api("POST", `/service-tokens/${service.id}/regenerate`, admin, undefined, { env: { DB: batchFailingDb("midway").db } }), 503);
-    await expectError(await api("POST", "/me/api-tokens", await sessionJwt({ sub: org.adminId, org: org.orgId }), { name: "Lost" }, { env: { DB: batchFailingDb("midway").db } }), 503);
+    await expectError(await api("POST", "/me/api-tokens", await adminSession(org), { name: "Lost" }, { env: { DB: batchFailingDb("midway").db } }), 503);
 
     expect(new Set(errors.texts.map((t) => Number(t.slice(0, 3))))).toEqual(new Set([200, 400, 401, 403, 404, 409, 503]));
     expectClean(errors.texts.join("\n"), secrets, "an error response");
@@ -163,7 +153,7 @@ describe("no secret in the activity log, D1, error bodies or logs (issue 6 §18,
 describe("a secret pasted into an id field is never echoed back", () => {
   it("names it by its hint in directory and service-token errors", async () => {
     const org = await seedOrg();
-    const session = await sessionJwt({ sub: org.adminId, org: org.orgId });
+    const session = await adminSession(org);
     const leaked = (await seedServiceToken(org.orgId)).secret;
     const attempts = [
       api("POST", "/users", session, { name: "X", email: "x@example.com", group_ids: [leaked] }),

@@ -9,9 +9,10 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PERMISSION_PATTERN } from "../../src/domain/permissions";
 import { MAX_BODY_BYTES } from "../../src/management/body-guard";
-import { seedOrg, seedPermissionSet, seedServiceToken, seedUser, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { adminSession, freshEmail, seedOrg, seedPermissionSet, seedServiceToken, seedUser, sessionJwt, type SeededOrg } from "../helpers/seed";
 import { call, PREFIX } from "../helpers/worker";
-import { errorOf, permissiveLimiter } from "./support";
+import { errorOf } from "../helpers/errors";
+import { openLimiter } from "../helpers/bindings";
 
 /** fast-check runs per route; with 13 routes this keeps the file well under a minute. */
 const RUNS_PER_ROUTE = 200;
@@ -109,7 +110,6 @@ const permissionsLike = mostly(
 );
 const statusLike = mostly(fc.constantFrom("active", "deactivated"), fc.constantFrom("removed", "ACTIVE", ""), anyJson);
 
-const freshEmail = () => `${crypto.randomUUID()}@example.com`;
 /** A name no group has yet, for routes where names are unique. */
 const freshName = () => `North ${crypto.randomUUID().slice(0, 8)}`;
 /** A 100-character name of its own, so a route with unique names accepts each. */
@@ -359,7 +359,7 @@ beforeAll(async () => {
   const serviceToken = await seedServiceToken(org.orgId, { permissionSetIds: [setId] });
   ctx = {
     org,
-    admin: await sessionJwt({ sub: org.adminId, org: org.orgId }),
+    admin: await adminSession(org),
     memberId: member.id,
     serviceTokenId: serviceToken.id,
     groupId: member.groupIds[0]!,
@@ -379,7 +379,7 @@ async function send(
     method: route.method,
     headers: { ...(cred ? { authorization: `Bearer ${cred}` } : {}), ...headers },
     body,
-    env: { LEAK_REPORT_LIMITER: permissiveLimiter, AUTH_FAILURE_LIMITER: permissiveLimiter },
+    env: { LEAK_REPORT_LIMITER: openLimiter, AUTH_FAILURE_LIMITER: openLimiter },
     ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
   } as RequestInit);
 }

@@ -3,8 +3,8 @@
  * number, no hop-by-hop header and nothing named in Connection, never Authorization.
  */
 import { describe, expect, it } from "vitest";
-import { bearer, marker, upstreamRequests } from "../helpers/worker";
-import { seedIntegration, send } from "./support";
+import { bearer, call, marker, upstreamRequests } from "../helpers/worker";
+import { seedIntegration } from "../helpers/seed";
 
 function spoofed(secret: string | null): Headers {
   const headers = new Headers(secret ? bearer(secret) : {});
@@ -34,7 +34,7 @@ describe("headers reaching the upstream", () => {
   it("client-sent X-Portcullis-* in any case, repeated, are replaced by exactly one real value each", async () => {
     const { org, token } = await seedIntegration([]);
     const m = marker();
-    expect((await send(`/any/${m}`, { headers: spoofed(token.secret) })).status).toBe(200);
+    expect((await call(`/any/${m}`, { headers: spoofed(token.secret) })).status).toBe(200);
     const [seen] = await upstreamRequests(m);
     const identity = Object.entries(seen!.headers).filter(([name]) => name.startsWith("x-portcullis-"));
     expect(identity.map(([name]) => name).sort()).toEqual(
@@ -49,7 +49,7 @@ describe("headers reaching the upstream", () => {
   });
 
   it("on a public route every client-sent X-Portcullis-* header is dropped and none is added", async () => {
-    const res = await send("/health", { headers: spoofed(null) });
+    const res = await call("/health", { headers: spoofed(null) });
     expect(res.status).toBe(200);
     const seen = (await res.json()) as { headers: Record<string, string> };
     expect(Object.keys(seen.headers).filter((name) => name.startsWith("x-portcullis-"))).toEqual([]);
@@ -58,7 +58,7 @@ describe("headers reaching the upstream", () => {
   it("hop-by-hop headers and every header named in Connection are removed; end-to-end ones stay", async () => {
     const { token } = await seedIntegration([]);
     const m = marker();
-    const res = await send(`/any/${m}`, {
+    const res = await call(`/any/${m}`, {
       headers: bearer(token.secret, { ...HOP_BY_HOP, "x-end-to-end": "kept", accept: "application/json" }),
     });
     expect(res.status).toBe(200);
@@ -75,7 +75,7 @@ describe("headers reaching the upstream", () => {
   });
 
   it("path-override headers (X-Original-URL, X-Rewrite-URL) never reach the upstream, not even on a public route", async () => {
-    const res = await send("/health", { headers: { "X-Original-URL": "/inspections/1", "x-rewrite-url": "/inspections/1" } });
+    const res = await call("/health", { headers: { "X-Original-URL": "/inspections/1", "x-rewrite-url": "/inspections/1" } });
     expect(res.status).toBe(200);
     const seen = (await res.json()) as { headers: Record<string, string> };
     expect(seen.headers["x-original-url"]).toBeUndefined();
@@ -85,7 +85,7 @@ describe("headers reaching the upstream", () => {
   it("Authorization is never forwarded, whatever its spelling", async () => {
     const { token } = await seedIntegration([]);
     const m = marker();
-    const res = await send(`/any/${m}`, { headers: { AUTHORIZATION: `Bearer ${token.secret}` } });
+    const res = await call(`/any/${m}`, { headers: { AUTHORIZATION: `Bearer ${token.secret}` } });
     expect(res.status).toBe(200);
     const [seen] = await upstreamRequests(m);
     expect(seen!.headers["authorization"]).toBeUndefined();
@@ -95,7 +95,7 @@ describe("headers reaching the upstream", () => {
   it("X-Forwarded-For is the connecting IP, not what the client claims; the original Host is X-Forwarded-Host", async () => {
     const { token } = await seedIntegration([]);
     const m = marker();
-    const res = await send(`/any/${m}`, {
+    const res = await call(`/any/${m}`, {
       headers: bearer(token.secret, { "cf-connecting-ip": "203.0.113.5", "x-forwarded-for": "10.0.0.1", host: "api.example.com" }),
     });
     expect(res.status).toBe(200);
@@ -118,7 +118,7 @@ describe("headers reaching the upstream", () => {
       X_Forwarded_Host: "evil.example",
       X_Real_IP: "10.0.0.2",
     };
-    const res = await send(`/any/${m}`, { headers: bearer(token.secret, { ...smuggled, "cf-connecting-ip": "203.0.113.9" }) });
+    const res = await call(`/any/${m}`, { headers: bearer(token.secret, { ...smuggled, "cf-connecting-ip": "203.0.113.9" }) });
     expect(res.status).toBe(200);
     const [seen] = await upstreamRequests(m);
     const names = Object.keys(seen!.headers);
@@ -141,7 +141,7 @@ describe("headers reaching the upstream", () => {
       "x-client-ip": "10.0.0.4",
       "x-forwarded-for": "10.0.0.5",
     };
-    const res = await send(`/any/${m}`, { headers: bearer(token.secret, claimed) });
+    const res = await call(`/any/${m}`, { headers: bearer(token.secret, claimed) });
     expect(res.status).toBe(200);
     const [seen] = await upstreamRequests(m);
     for (const name of Object.keys(claimed)) {

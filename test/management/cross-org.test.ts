@@ -8,9 +8,10 @@ import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../src/db/ids";
 import { users } from "../../src/db/schema";
-import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
-import { api } from "../helpers/worker";
-import { errorOf, proxiedStatus, snapshot } from "./support";
+import { adminSession, db, freshEmail, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, type SeededOrg } from "../helpers/seed";
+import { api, proxiedStatus } from "../helpers/worker";
+import { errorOf } from "../helpers/errors";
+import { snapshot } from "../helpers/records";
 
 interface World {
   a: SeededOrg;
@@ -43,7 +44,7 @@ beforeAll(async () => {
   const bSetId = await seedPermissionSet(b.orgId, ["inspections.view"], "Bravo Viewers");
   const bActiveToken = await seedServiceToken(b.orgId, { name: "Bravo sync", permissionSetIds: [bSetId] });
   const bRevokedToken = await seedServiceToken(b.orgId, { name: "Bravo old sync" });
-  const bAdmin = await sessionJwt({ sub: b.adminId, org: b.orgId });
+  const bAdmin = await adminSession(b);
   expect((await api("POST", `/service-tokens/${bRevokedToken.id}/revoke`, bAdmin)).status).toBe(200);
   const bMember = await seedUser(b.orgId, { name: "Bravo Inspector", permissionSetIds: [bSetId], groupNames: ["Bravo North"], siteNames: ["Bravo Depot"] });
   const bUserToken = await seedUserToken(b.orgId, bMember.id, "Bravo CLI");
@@ -55,7 +56,7 @@ beforeAll(async () => {
     aServiceTokenId: aServiceToken.id,
     aMemberId: aMember.id,
     credentials: {
-      session: await sessionJwt({ sub: a.adminId, org: a.orgId, expiresIn: 3600 }),
+      session: await adminSession(a),
       "user token": aAdminToken.secret,
       "service token": aServiceToken.secret,
     },
@@ -131,7 +132,6 @@ interface BodyCase {
   unknownId: () => string;
 }
 
-const email = () => `${crypto.randomUUID()}@example.com`;
 const BODY_CASES: BodyCase[] = [
   { route: "POST /service-tokens permission_set_ids", method: "POST", path: () => "/service-tokens", body: (id) => ({ name: "Sync", permission_set_ids: [id] }), bId: () => w.bSetId, unknownId: () => newId("ps") },
   {
@@ -149,7 +149,7 @@ const BODY_CASES: BodyCase[] = [
       ["site_ids", () => w.bMember.siteIds[0]!, "site"],
     ] as const
   ).flatMap(([field, bId, prefix]): BodyCase[] => [
-    { route: `POST /users ${field}`, method: "POST", path: () => "/users", body: (id) => ({ name: "New", email: email(), [field]: [id] }), bId, unknownId: () => newId(prefix) },
+    { route: `POST /users ${field}`, method: "POST", path: () => "/users", body: (id) => ({ name: "New", email: freshEmail(), [field]: [id] }), bId, unknownId: () => newId(prefix) },
     { route: `PATCH /users/{id} ${field}`, method: "PATCH", path: () => `/users/${w.aMemberId}`, body: (id) => ({ [field]: [id] }), bId, unknownId: () => newId(prefix) },
   ]),
 ];
@@ -219,7 +219,7 @@ describe("cross-organization reads through lists and filters (issue 6 §16)", ()
   it("after every attempt above, B's tokens still work and B's objects are intact", async () => {
     expect(await proxiedStatus(w.bActiveToken.secret)).toBe(200);
     expect(await proxiedStatus(w.bUserToken.secret)).toBe(200);
-    const bAdmin = await sessionJwt({ sub: w.b.adminId, org: w.b.orgId });
+    const bAdmin = await adminSession(w.b);
     const member = (await (await api("GET", `/users/${w.bMember.id}`, bAdmin)).json()) as { name: string; status: string; permission_set_ids: string[] };
     expect(member).toMatchObject({ name: "Bravo Inspector", status: "active", permission_set_ids: [w.bSetId] });
     const set = (await (await api("GET", `/permission-sets/${w.bSetId}`, bAdmin)).json()) as { name: string; permissions: string[] };
@@ -232,7 +232,7 @@ describe("another member's user token in the same organization (issue 6 §16)", 
     const org = await seedOrg();
     const colleague = await seedUser(org.orgId, { name: "Colleague" });
     const theirToken = await seedUserToken(org.orgId, colleague.id);
-    const res = await api("POST", `/me/api-tokens/${theirToken.id}/revoke`, await sessionJwt({ sub: org.adminId, org: org.orgId }));
+    const res = await api("POST", `/me/api-tokens/${theirToken.id}/revoke`, await adminSession(org));
     expect(res.status).toBe(404);
     expect((await errorOf(res)).code).toBe("not_found");
     expect(await proxiedStatus(theirToken.secret)).toBe(200);

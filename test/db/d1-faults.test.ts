@@ -6,9 +6,10 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { generateToken } from "../../src/token/format";
-import { PREFIX, bearer, failingDb, marker, upstreamRequests } from "../helpers/worker";
-import { sessionJwt } from "../helpers/seed";
-import { errorOf, seedInspector, seedIntegration, send } from "./support";
+import { bearer, call, marker, PREFIX, upstreamRequests } from "../helpers/worker";
+import { seedInspector, seedIntegration, sessionJwt } from "../helpers/seed";
+import { errorOf } from "../helpers/errors";
+import { failingDb } from "../helpers/bindings";
 
 const PRODUCTION_ERRORS = [
   "D1_ERROR: Network connection lost.",
@@ -75,7 +76,7 @@ describe("D1 failures at the proxy", () => {
       const { token } = await seedIntegration();
       const failing = failingDb(message, "throw");
       const m = marker();
-      const res = await send(`/inspections/${m}`, { headers: bearer(token.secret), env: { DB: failing.db } });
+      const res = await call(`/inspections/${m}`, { headers: bearer(token.secret), env: { DB: failing.db } });
       await expectUnavailable(res, m);
       expect(failing.calls()).toBe(2);
     });
@@ -85,7 +86,7 @@ describe("D1 failures at the proxy", () => {
     const { token } = await seedIntegration();
     const hanging = failingDb("unused", "hang");
     const m = marker();
-    const res = await send(`/inspections/${m}`, {
+    const res = await call(`/inspections/${m}`, {
       headers: bearer(token.secret),
       env: { DB: hanging.db, DB_TIMEOUT_MS: "200" },
     });
@@ -97,7 +98,7 @@ describe("D1 failures at the proxy", () => {
     const { token } = await seedIntegration();
     const failing = failingDb("D1_ERROR: no such table: api_tokens: SQLITE_ERROR", "throw");
     const m = marker();
-    const res = await send(`/inspections/${m}`, { headers: bearer(token.secret), env: { DB: failing.db } });
+    const res = await call(`/inspections/${m}`, { headers: bearer(token.secret), env: { DB: failing.db } });
     await expectUnavailable(res, m);
     expect(failing.calls()).toBe(1);
   });
@@ -106,7 +107,7 @@ describe("D1 failures at the proxy", () => {
     const { token } = await seedIntegration();
     const flaky = flakyDb(1, PRODUCTION_ERRORS[0]!);
     const m = marker();
-    const res = await send(`/inspections/${m}`, { headers: bearer(token.secret), env: { DB: flaky.db } });
+    const res = await call(`/inspections/${m}`, { headers: bearer(token.secret), env: { DB: flaky.db } });
     expect(res.status).toBe(200);
     expect(flaky.reads()).toBe(2);
     expect(await upstreamRequests(m)).toHaveLength(1);
@@ -116,27 +117,27 @@ describe("D1 failures at the proxy", () => {
     const { token } = await seedIntegration();
     const flaky = flakyDb(2, PRODUCTION_ERRORS[1]!);
     const m = marker();
-    const res = await send(`/inspections/${m}`, { headers: bearer(token.secret), env: { DB: flaky.db } });
+    const res = await call(`/inspections/${m}`, { headers: bearer(token.secret), env: { DB: flaky.db } });
     await expectUnavailable(res, m);
     expect(flaky.reads()).toBe(2);
   });
 
   it("an unknown token during an outage is 503, not 401 (the proxy cannot know it is unknown)", async () => {
     const m = marker();
-    const res = await send(`/inspections/${m}`, { headers: bearer(generateToken("user")), env: { DB: failingDb().db } });
+    const res = await call(`/inspections/${m}`, { headers: bearer(generateToken("user")), env: { DB: failingDb().db } });
     await expectUnavailable(res, m);
   });
 
   it("a malformed token during an outage is still 401: it never needed D1", async () => {
     const failing = failingDb();
-    const res = await send(`/inspections/${marker()}`, { headers: bearer("pcs_short"), env: { DB: failing.db } });
+    const res = await call(`/inspections/${marker()}`, { headers: bearer("pcs_short"), env: { DB: failing.db } });
     expect(res.status).toBe(401);
     expect(failing.calls()).toBe(0);
   });
 
   it("a public route keeps working during an outage (it needs no D1)", async () => {
     const failing = failingDb();
-    const res = await send("/health", { env: { DB: failing.db } });
+    const res = await call("/health", { env: { DB: failing.db } });
     expect(res.status).toBe(200);
     expect(failing.calls()).toBe(0);
   });
@@ -145,7 +146,7 @@ describe("D1 failures at the proxy", () => {
 describe("D1 failures at the management API", () => {
   it("an API token during an outage → 503 with Retry-After", async () => {
     const { token } = await seedIntegration();
-    const res = await send(`${PREFIX}/me`, { headers: bearer(token.secret), env: { DB: failingDb().db } });
+    const res = await call(`${PREFIX}/me`, { headers: bearer(token.secret), env: { DB: failingDb().db } });
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
     expect((await errorOf(res)).code).toBe("unavailable");
@@ -154,7 +155,7 @@ describe("D1 failures at the management API", () => {
   it("a session during an outage → 503 with Retry-After", async () => {
     const { org, user } = await seedInspector();
     const jwt = await sessionJwt({ sub: user.id, org: org.orgId });
-    const res = await send(`${PREFIX}/me`, { headers: bearer(jwt), env: { DB: failingDb(PRODUCTION_ERRORS[2]).db } });
+    const res = await call(`${PREFIX}/me`, { headers: bearer(jwt), env: { DB: failingDb(PRODUCTION_ERRORS[2]).db } });
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
     expect((await errorOf(res)).code).toBe("unavailable");

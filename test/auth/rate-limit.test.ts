@@ -7,8 +7,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { clearRateLimitBlocks, clientIp } from "../../src/auth/rate-limit";
 import { generateToken } from "../../src/token/format";
-import { PREFIX, bearer, call, countingDb, inOneWindow, marker, upstreamRequests } from "../helpers/worker";
-import { errorOf, fakeLimiter, seedIntegration, send } from "./support";
+import { call, inOneWindow, marker, PREFIX, upstreamRequests } from "../helpers/worker";
+import { errorOf } from "../helpers/errors";
+import { countingDb, fakeLimiter } from "../helpers/bindings";
+import { seedIntegration } from "../helpers/seed";
 
 afterEach(() => clearRateLimitBlocks());
 
@@ -24,7 +26,7 @@ describe("failed-authentication rate limit", () => {
     const ip = "203.0.113.7";
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
-      const res = await send(`/any/${marker()}`, { headers: from(ip, `Bearer ${generateToken("service_user")}`), env: { AUTH_FAILURE_LIMITER: limiter } });
+      const res = await call(`/any/${marker()}`, { headers: from(ip, `Bearer ${generateToken("service_user")}`), env: { AUTH_FAILURE_LIMITER: limiter } });
       statuses.push(res.status);
       if (res.status === 429) {
         expect(res.headers.get("retry-after")).toBe("60");
@@ -36,7 +38,7 @@ describe("failed-authentication rate limit", () => {
 
     const { db, counts: d1 } = countingDb();
     const m = marker();
-    const blocked = await send(`/any/${m}`, { headers: from(ip, `Bearer ${token.secret}`), env: { AUTH_FAILURE_LIMITER: limiter, DB: db } });
+    const blocked = await call(`/any/${m}`, { headers: from(ip, `Bearer ${token.secret}`), env: { AUTH_FAILURE_LIMITER: limiter, DB: db } });
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
     expect(d1.prepare).toBe(0);
@@ -47,13 +49,13 @@ describe("failed-authentication rate limit", () => {
     const { token } = await seedIntegration();
     const { limiter } = fakeLimiter((key) => key !== "198.51.100.66");
     const blockedIp = "198.51.100.66";
-    const bad = await send(`/any/${marker()}`, { headers: from(blockedIp, "Bearer pcs_bad"), env: { AUTH_FAILURE_LIMITER: limiter } });
+    const bad = await call(`/any/${marker()}`, { headers: from(blockedIp, "Bearer pcs_bad"), env: { AUTH_FAILURE_LIMITER: limiter } });
     expect(bad.status).toBe(429);
     const m = marker();
-    const ok = await send(`/any/${m}`, { headers: from("198.51.100.67", `Bearer ${token.secret}`), env: { AUTH_FAILURE_LIMITER: limiter } });
+    const ok = await call(`/any/${m}`, { headers: from("198.51.100.67", `Bearer ${token.secret}`), env: { AUTH_FAILURE_LIMITER: limiter } });
     expect(ok.status).toBe(200);
     expect(await upstreamRequests(m)).toHaveLength(1);
-    const otherFailure = await send(`/any/${marker()}`, { headers: from("198.51.100.68", "Bearer pcs_bad"), env: { AUTH_FAILURE_LIMITER: limiter } });
+    const otherFailure = await call(`/any/${marker()}`, { headers: from("198.51.100.68", "Bearer pcs_bad"), env: { AUTH_FAILURE_LIMITER: limiter } });
     expect(otherFailure.status).toBe(401);
   });
 
@@ -61,7 +63,7 @@ describe("failed-authentication rate limit", () => {
     const { token } = await seedIntegration();
     const { limiter, counts } = fakeLimiter(() => false);
     for (let i = 0; i < 5; i++) {
-      const res = await send(`/any/${marker()}`, { headers: from("192.0.2.10", `Bearer ${token.secret}`), env: { AUTH_FAILURE_LIMITER: limiter } });
+      const res = await call(`/any/${marker()}`, { headers: from("192.0.2.10", `Bearer ${token.secret}`), env: { AUTH_FAILURE_LIMITER: limiter } });
       expect(res.status).toBe(200);
     }
     expect(counts.size).toBe(0);
@@ -69,15 +71,15 @@ describe("failed-authentication rate limit", () => {
 
   it("a limiter that fails is advisory: the failure is still a 401, never a 5xx", async () => {
     const broken: RateLimit = { limit: () => Promise.reject(new Error("rate limiter unavailable")) };
-    const res = await send(`/any/${marker()}`, { headers: from("192.0.2.11", "Bearer pcs_bad"), env: { AUTH_FAILURE_LIMITER: broken } });
+    const res = await call(`/any/${marker()}`, { headers: from("192.0.2.11", "Bearer pcs_bad"), env: { AUTH_FAILURE_LIMITER: broken } });
     expect(res.status).toBe(401);
   });
 
   it("the management API shares the same limit", async () => {
     const { limiter } = fakeLimiter((_, count) => count <= 1);
-    const first = await send(`${PREFIX}/me`, { headers: from("192.0.2.12", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln"), env: { AUTH_FAILURE_LIMITER: limiter } });
+    const first = await call(`${PREFIX}/me`, { headers: from("192.0.2.12", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln"), env: { AUTH_FAILURE_LIMITER: limiter } });
     expect(first.status).toBe(401);
-    const second = await send(`${PREFIX}/me`, { headers: from("192.0.2.12", `Bearer ${generateToken("user")}`), env: { AUTH_FAILURE_LIMITER: limiter } });
+    const second = await call(`${PREFIX}/me`, { headers: from("192.0.2.12", `Bearer ${generateToken("user")}`), env: { AUTH_FAILURE_LIMITER: limiter } });
     expect(second.status).toBe(429);
     expect(second.headers.get("retry-after")).toBe("60");
   });

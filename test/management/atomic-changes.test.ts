@@ -5,9 +5,11 @@
  * the caller gets 503 with Retry-After, and retrying the same call afterwards works.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { adminSession, freshEmail, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
 import { api } from "../helpers/worker";
-import { adminSession, batchFailingDb, errorOf, snapshot } from "./support";
+import { batchFailingDb } from "../helpers/bindings";
+import { errorOf } from "../helpers/errors";
+import { snapshot } from "../helpers/records";
 
 interface Change {
   name: string;
@@ -126,7 +128,7 @@ const CHANGES: Change[] = [
         credential: await adminSession(org),
         method: "POST",
         path: "/users",
-        body: { name: "New Member", email: `${crypto.randomUUID()}@example.com`, permission_set_ids: [org.adminSetId] },
+        body: { name: "New Member", email: freshEmail(), permission_set_ids: [org.adminSetId] },
         ok: 201,
       };
     },

@@ -5,8 +5,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { generateToken } from "../../src/token/format";
-import { bearer, countingDb, marker, upstreamRequests } from "../helpers/worker";
-import { errorOf, seedIntegration, send, setTokenStatus } from "./support";
+import { bearer, call, marker, upstreamRequests } from "../helpers/worker";
+import { errorOf } from "../helpers/errors";
+import { seedIntegration } from "../helpers/seed";
+import { setTokenStatus } from "../helpers/token-state";
+import { countingDb } from "../helpers/bindings";
 
 const CHALLENGE = 'Bearer realm="portcullis"';
 
@@ -17,7 +20,7 @@ async function attempt(authorization: string | string[] | null, path = `/inspect
     headers.append("authorization", value);
   }
   const { db, counts } = countingDb();
-  const res = await send(path, { headers, env: { DB: db } });
+  const res = await call(path, { headers, env: { DB: db } });
   const m = path.split("/")[2]!;
   return { res, counts, seen: await upstreamRequests(m) };
 }
@@ -146,7 +149,7 @@ describe("4. a token in the query string or form body is never accepted", () => 
   it.each(["access_token", "token", "api_key", "authorization"])("?%s=<valid token> → 401, not forwarded", async (name) => {
     const { token } = await seedIntegration();
     const m = marker();
-    const res = await send(`/inspections/${m}?${name}=${token.secret}`);
+    const res = await call(`/inspections/${m}?${name}=${token.secret}`);
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toBe(CHALLENGE);
     expect(await upstreamRequests(m)).toEqual([]);
@@ -155,7 +158,7 @@ describe("4. a token in the query string or form body is never accepted", () => 
   it("a form-encoded access_token body (RFC 6750 §2.2) → 401, not forwarded", async () => {
     const { token } = await seedIntegration(["inspections.edit"]);
     const m = marker();
-    const res = await send(`/inspections/${m}`, {
+    const res = await call(`/inspections/${m}`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
       body: `access_token=${token.secret}`,
