@@ -4,7 +4,7 @@
  */
 import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
-import { activityEvents, apiTokens } from "../../src/db/schema";
+import { activityEvents, apiTokens, users } from "../../src/db/schema";
 import { db } from "./seed";
 import { expect } from "vitest";
 
@@ -13,12 +13,23 @@ export async function tokenRow(id: string) {
   return db().query.apiTokens.findFirst({ where: eq(apiTokens.id, id) });
 }
 
-/** The activity events of `type` about this token. */
-export async function eventsFor(tokenId: string, type: string) {
+/** The activity events about this target (a token, member or group), oldest first; only those of `type` when given. */
+export async function eventsFor(targetId: string, type?: string) {
   return db()
     .select()
     .from(activityEvents)
-    .where(and(eq(activityEvents.targetId, tokenId), eq(activityEvents.type, type)));
+    .where(and(eq(activityEvents.targetId, targetId), type === undefined ? undefined : eq(activityEvents.type, type)))
+    .orderBy(activityEvents.id);
+}
+
+/** The users row (a member) with this id, as drizzle reads it (undefined when there is none). */
+export async function memberRow(id: string) {
+  return db().query.users.findFirst({ where: eq(users.id, id) });
+}
+
+/** The api_tokens rows of this member's user tokens, oldest first. */
+export async function memberTokens(userId: string) {
+  return db().select().from(apiTokens).where(eq(apiTokens.userId, userId)).orderBy(apiTokens.id);
 }
 
 /** The activity events of `type` in this organization. */

@@ -117,6 +117,3 @@ export async function proxiedStatus(secret: string, prefix = "/widgets", options
   await res.arrayBuffer();
   return res.status;
 }
-
-// The D1 stand-ins moved to ./bindings; test/scim/access.test.ts still imports failingDb from here.
-export { countingDb, failingDb } from "./bindings";

@@ -7,21 +7,17 @@
 import { and, eq, like } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { activityEvents, groups, sites, userGroups, userSites } from "../../src/db/schema";
+import { errorCode, errorOf } from "../helpers/errors";
+import { orgEvents } from "../helpers/records";
 import { describeSecurity } from "../helpers/security";
-import { db, seedOrg, seedPermissionSet, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
-import { api, bearer, call, marker, upstreamRequests } from "../helpers/worker";
-import { GROUP, PATCH_OP, provisioner, scim, scimBody } from "../scim/support";
+import { adminSession, db, seedOrg, seedPermissionSet, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { api, bearer, call, proxied } from "../helpers/worker";
+import { GROUP, patch, provisioner, scim, scimBody } from "../scim/support";
 
 interface Named {
   id: string;
   name: string;
 }
-interface ErrorBody {
-  error: { code: string; message: string };
-}
-
-const adminOf = (org: SeededOrg) => sessionJwt({ sub: org.adminId, org: org.orgId });
-
 const KINDS = [
   {
     kind: "group",
@@ -47,21 +43,17 @@ const KINDS = [
 
 for (const k of KINDS) {
   const create = async (org: SeededOrg, name = "Night shift"): Promise<Named> => {
-    const res = await api("POST", k.path, await adminOf(org), { name });
+    const res = await api("POST", k.path, await adminSession(org), { name });
     expect(res.status).toBe(201);
     return (await res.json()) as Named;
   };
-  const eventsOf = (orgId: string, type: string) =>
-    db()
-      .select()
-      .from(activityEvents)
-      .where(and(eq(activityEvents.orgId, orgId), eq(activityEvents.type, `${k.kind}.${type}`)));
+  const eventsOf = (orgId: string, type: string) => orgEvents(orgId, `${k.kind}.${type}`);
   const rowOf = async (id: string) => (await db().select().from(k.table).where(eq(k.table.id, id)))[0];
 
   describe(`${k.path}`, () => {
     it(`POST creates a ${k.kind} (name trimmed) and records who did it`, async () => {
       const org = await seedOrg();
-      const res = await api("POST", k.path, await adminOf(org), { name: "  Night shift " });
+      const res = await api("POST", k.path, await adminSession(org), { name: "  Night shift " });
       expect(res.status).toBe(201);
       expect(res.headers.get("cache-control")).toBe("no-store");
       const item = (await res.json()) as Named;
@@ -79,9 +71,9 @@ for (const k of KINDS) {
       ["an unknown field", { name: "Ok", colour: "red" }],
     ])("POST rejects %s with 400 invalid_request", async (_, body) => {
       const org = await seedOrg();
-      const res = await api("POST", k.path, await adminOf(org), body);
+      const res = await api("POST", k.path, await adminSession(org), body);
       expect(res.status).toBe(400);
-      expect(((await res.json()) as ErrorBody).error.code).toBe("invalid_request");
+      expect(await errorCode(res)).toBe("invalid_request");
       expect(await db().select().from(k.table).where(eq(k.table.orgId, org.orgId))).toEqual([]);
     });
 
@@ -89,7 +81,7 @@ for (const k of KINDS) {
       const org = await seedOrg();
       const res = await call(`/_portcullis/v1${k.path}`, {
         method: "POST",
-        headers: { ...bearer(await adminOf(org)), "content-type": "application/x-www-form-urlencoded" },
+        headers: { ...bearer(await adminSession(org)), "content-type": "application/x-www-form-urlencoded" },
         body: "name=x",
       });
       expect(res.status).toBe(415);
@@ -100,7 +92,7 @@ for (const k of KINDS) {
       const other = await seedOrg("Other");
       const mine = [await create(org, "A"), await create(org, "B"), await create(org, "C")];
       await create(other, "Theirs");
-      const admin = await adminOf(org);
+      const admin = await adminSession(org);
       const first = (await (await api("GET", `${k.path}?limit=2`, admin)).json()) as { data: Named[]; next_cursor: string | null };
       expect(first.data).toEqual(mine.slice(0, 2));
       expect(first.next_cursor).toEqual(expect.any(String));
@@ -113,9 +105,9 @@ for (const k of KINDS) {
 
     it.each(["limit=0", "limit=x", "cursor=bm9wZQ", "name=A"])("GET rejects ?%s with 400", async (query) => {
       const org = await seedOrg();
-      const res = await api("GET", `${k.path}?${query}`, await adminOf(org));
+      const res = await api("GET", `${k.path}?${query}`, await adminSession(org));
       expect(res.status).toBe(400);
-      expect(((await res.json()) as ErrorBody).error.code).toBe("invalid_request");
+      expect(await errorCode(res)).toBe("invalid_request");
     });
 
     it("GET /{id} returns one; an unknown id or another org's id is 404", async () => {
@@ -123,21 +115,21 @@ for (const k of KINDS) {
       const other = await seedOrg("Other");
       const item = await create(org);
       const theirs = await create(other);
-      const admin = await adminOf(org);
+      const admin = await adminSession(org);
       const res = await api("GET", `${k.path}/${item.id}`, admin);
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual(item);
       for (const id of [theirs.id, `${k.idPrefix}01JABCDEFGHJKMNPQRSTVWXYZ0`]) {
         const missing = await api("GET", `${k.path}/${id}`, admin);
         expect(missing.status).toBe(404);
-        expect(((await missing.json()) as ErrorBody).error.code).toBe("not_found");
+        expect(await errorCode(missing)).toBe("not_found");
       }
     });
 
     it("PATCH renames and records the old and new name; an empty body changes nothing", async () => {
       const org = await seedOrg();
       const item = await create(org, "Old");
-      const admin = await adminOf(org);
+      const admin = await adminSession(org);
       const res = await api("PATCH", `${k.path}/${item.id}`, admin, { name: "New" });
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ id: item.id, name: "New" });
@@ -154,7 +146,7 @@ for (const k of KINDS) {
       const other = await seedOrg("Other");
       const item = await create(org, "Mine");
       const theirs = await create(other, "Theirs");
-      const admin = await adminOf(org);
+      const admin = await adminSession(org);
       for (const body of [{ name: "" }, { name: "x".repeat(101) }, { name: "Ok", id: "x" }]) {
         expect((await api("PATCH", `${k.path}/${item.id}`, admin, body)).status).toBe(400);
       }
@@ -169,11 +161,10 @@ for (const k of KINDS) {
       const user = await seedUser(org.orgId, { permissionSetIds: [setId] });
       const token = await seedUserToken(org.orgId, user.id);
       const item = await create(org);
-      const admin = await adminOf(org);
+      const admin = await adminSession(org);
       expect((await api("PATCH", `/users/${user.id}`, admin, { [k.userField]: [item.id] })).status).toBe(200);
-      const before = marker();
-      await call(`/inspections/${before}`, { headers: bearer(token.secret) });
-      expect((await upstreamRequests(before))[0]!.headers[k.header]).toBe(item.id);
+      const { seen: before } = await proxied(token.secret, "/inspections");
+      expect(before!.headers[k.header]).toBe(item.id);
 
       const res = await api("DELETE", `${k.path}/${item.id}`, admin);
       expect(res.status).toBe(204);
@@ -183,9 +174,8 @@ for (const k of KINDS) {
       expect(await k.rowsOf(user.id)).toEqual([]);
       const member = (await (await api("GET", `/users/${user.id}`, admin)).json()) as Record<string, string[]>;
       expect(member[k.userField]).toEqual([]);
-      const after = marker();
-      await call(`/inspections/${after}`, { headers: bearer(token.secret) });
-      expect((await upstreamRequests(after))[0]!.headers[k.header] ?? "").toBe("");
+      const { seen: after } = await proxied(token.secret, "/inspections");
+      expect(after!.headers[k.header] ?? "").toBe("");
       const [event] = await eventsOf(org.orgId, "deleted");
       expect(event).toMatchObject({ actorName: org.adminName, targetId: item.id, targetName: "Night shift" });
       expect(JSON.parse(event!.details!)).toEqual({ members: 1 });
@@ -195,7 +185,7 @@ for (const k of KINDS) {
       const org = await seedOrg();
       const other = await seedOrg("Other");
       const theirs = await create(other);
-      expect((await api("DELETE", `${k.path}/${theirs.id}`, await adminOf(org))).status).toBe(404);
+      expect((await api("DELETE", `${k.path}/${theirs.id}`, await adminSession(org))).status).toBe(404);
       expect(await rowOf(theirs.id)).toMatchObject({ name: "Night shift" });
     });
   });
@@ -221,7 +211,7 @@ describe("each collection needs its own permission", () => {
 });
 
 describe("group names are unique in the organization, ignoring letter case, for the API and SCIM alike", () => {
-  const postGroup = async (org: SeededOrg, name: string) => api("POST", "/groups", await adminOf(org), { name });
+  const postGroup = async (org: SeededOrg, name: string) => api("POST", "/groups", await adminSession(org), { name });
   const created = async (org: SeededOrg, name: string): Promise<Named> => {
     const res = await postGroup(org, name);
     expect(res.status).toBe(201);
@@ -237,7 +227,7 @@ describe("group names are unique in the organization, ignoring letter case, for 
   });
   const expectConflict = async (res: Response, name: string) => {
     expect(res.status).toBe(409);
-    const { error } = (await res.json()) as ErrorBody;
+    const error = await errorOf(res);
     expect(error.code).toBe("conflict");
     expect(error.message).toContain(JSON.stringify(name));
   };
@@ -277,7 +267,7 @@ describe("group names are unique in the organization, ignoring letter case, for 
     const before = await stored(org.orgId);
 
     for (const name of ["Night shift", "NIGHT shift"]) {
-      await expectConflict(await api("PATCH", `/groups/${day.id}`, await adminOf(org), { name }), name);
+      await expectConflict(await api("PATCH", `/groups/${day.id}`, await adminSession(org), { name }), name);
     }
 
     expect(await stored(org.orgId)).toEqual(before);
@@ -287,7 +277,7 @@ describe("group names are unique in the organization, ignoring letter case, for 
     const org = await seedOrg();
     const group = await created(org, "Night shift");
 
-    const res = await api("PATCH", `/groups/${group.id}`, await adminOf(org), { name: "Night Shift" });
+    const res = await api("PATCH", `/groups/${group.id}`, await adminSession(org), { name: "Night Shift" });
 
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ id: group.id, name: "Night Shift" });
@@ -309,15 +299,12 @@ describe("group names are unique in the organization, ignoring letter case, for 
     // The API cannot create or rename onto SCIM's name…
     await expectConflict(await postGroup(org, "auditors"), "auditors");
     const fieldTeam = before.groups.find((g) => g.name === "Field team")!;
-    await expectConflict(await api("PATCH", `/groups/${fieldTeam.id}`, await adminOf(org), { name: "AUDITORS" }), "AUDITORS");
+    await expectConflict(await api("PATCH", `/groups/${fieldTeam.id}`, await adminSession(org), { name: "AUDITORS" }), "AUDITORS");
     // …nor SCIM onto the API's, by POST or by a rename.
     const dup = await scim("POST", "/Groups", idp.secret, { schemas: [GROUP], displayName: "FIELD TEAM" });
     expect(dup.status).toBe(409);
     expect((await scimBody(dup))["scimType"]).toBe("uniqueness");
-    const rename = await scim("PATCH", `/Groups/${scimGroup["id"]}`, idp.secret, {
-      schemas: [PATCH_OP],
-      Operations: [{ op: "replace", path: "displayName", value: "field team" }],
-    });
+    const rename = await scim("PATCH", `/Groups/${scimGroup["id"]}`, idp.secret, patch([{ op: "replace", path: "displayName", value: "field team" }]));
     expect(rename.status).toBe(409);
     expect((await scimBody(rename))["scimType"]).toBe("uniqueness");
 
@@ -337,7 +324,7 @@ describe("group names are unique in the organization, ignoring letter case, for 
 
   it("site names need not be unique", async () => {
     const org = await seedOrg();
-    const admin = await adminOf(org);
+    const admin = await adminSession(org);
     expect((await api("POST", "/sites", admin, { name: "Depot" })).status).toBe(201);
     expect((await api("POST", "/sites", admin, { name: "DEPOT" })).status).toBe(201);
   });

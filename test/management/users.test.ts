@@ -3,13 +3,15 @@
  * member ends their tokens in the same batch; reactivation revives none; permission changes
  * reach existing tokens on the next proxied request; service users never appear or count.
  */
-import { env } from "cloudflare:workers";
 import { and, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { activityEvents, apiTokens, userPermissionSets, users } from "../../src/db/schema";
+import { activityEvents, userPermissionSets, users } from "../../src/db/schema";
+import { batchFailingDb } from "../helpers/bindings";
+import { errorCode, errorOf } from "../helpers/errors";
+import { memberRow, memberTokens, orgEvents } from "../helpers/records";
 import { describeSecurity } from "../helpers/security";
-import { db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
-import { api, bearer, call, marker, upstreamRequests } from "../helpers/worker";
+import { adminSession, db, freshEmail, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, sessionJwt, type SeededOrg } from "../helpers/seed";
+import { api, bearer, call, proxied, proxiedStatus } from "../helpers/worker";
 
 interface User {
   id: string;
@@ -20,32 +22,11 @@ interface User {
   group_ids: string[];
   site_ids: string[];
 }
-interface ErrorBody {
-  error: { code: string; message: string; unknown_ids?: Record<string, string[]> };
-}
-
-const adminOf = (org: SeededOrg) => sessionJwt({ sub: org.adminId, org: org.orgId });
-const email = () => `${crypto.randomUUID()}@example.com`;
 
 async function createUser(org: SeededOrg, body: Record<string, unknown>): Promise<User> {
-  const res = await api("POST", "/users", await adminOf(org), { name: "Dana Inspector", email: email(), ...body });
+  const res = await api("POST", "/users", await adminSession(org), { name: "Dana Inspector", email: freshEmail(), ...body });
   expect(res.status).toBe(201);
   return (await res.json()) as User;
-}
-
-async function memberRow(id: string) {
-  return db().query.users.findFirst({ where: eq(users.id, id) });
-}
-
-async function tokenRows(userId: string) {
-  return db().select().from(apiTokens).where(eq(apiTokens.userId, userId));
-}
-
-async function events(orgId: string, type: string) {
-  return db()
-    .select()
-    .from(activityEvents)
-    .where(and(eq(activityEvents.orgId, orgId), eq(activityEvents.type, type)));
 }
 
 /** A member with `inspections.view` and one user token, ready to call the proxy. */
@@ -56,17 +37,13 @@ async function viewerWithToken(org: SeededOrg) {
   return { setId, user, token };
 }
 
-async function proxyStatus(secret: string): Promise<Response> {
-  return call(`/inspections/${marker()}`, { headers: bearer(secret) });
-}
-
 describe("POST /users", () => {
   it("adds a member with permission sets, groups and sites and records who did it", async () => {
     const org = await seedOrg();
     const setId = await seedPermissionSet(org.orgId, ["inspections.view"]);
     const holder = await seedUser(org.orgId, { groupNames: ["Night shift"], siteNames: ["Depot"] });
-    const address = email();
-    const res = await api("POST", "/users", await adminOf(org), {
+    const address = freshEmail();
+    const res = await api("POST", "/users", await adminSession(org), {
       name: "  Dana Inspector  ",
       email: address,
       permission_set_ids: [setId, setId],
@@ -86,9 +63,9 @@ describe("POST /users", () => {
       site_ids: holder.siteIds,
     });
     expect((await memberRow(user.id))).toMatchObject({ orgId: org.orgId, status: "active", email: address });
-    const [created] = await events(org.orgId, "user.created");
+    const [created] = await orgEvents(org.orgId, "user.created");
     expect(created).toMatchObject({ actorId: org.adminId, actorType: "user", actorName: org.adminName, targetId: user.id, targetName: "Dana Inspector" });
-    const fetched = await api("GET", `/users/${user.id}`, await adminOf(org));
+    const fetched = await api("GET", `/users/${user.id}`, await adminSession(org));
     expect(await fetched.json()).toEqual(user);
   });
 
@@ -100,12 +77,12 @@ describe("POST /users", () => {
 
   it("refuses a second live member with the same email (any case) with 409 conflict", async () => {
     const org = await seedOrg();
-    const address = email();
+    const address = freshEmail();
     await createUser(org, { email: address });
     for (const again of [address, address.toUpperCase()]) {
-      const res = await api("POST", "/users", await adminOf(org), { name: "Twin", email: again });
+      const res = await api("POST", "/users", await adminSession(org), { name: "Twin", email: again });
       expect(res.status).toBe(409);
-      expect(((await res.json()) as ErrorBody).error.code).toBe("conflict");
+      expect(await errorCode(res)).toBe("conflict");
     }
     const rows = await db().select().from(users).where(eq(users.orgId, org.orgId));
     expect(rows.filter((r) => r.email.toLowerCase() === address.toLowerCase())).toHaveLength(1);
@@ -113,9 +90,9 @@ describe("POST /users", () => {
 
   it("concurrent POSTs of one email in two letter cases create one member (the rule is decided in the write)", async () => {
     const org = await seedOrg();
-    const admin = await adminOf(org);
+    const admin = await adminSession(org);
     for (let round = 0; round < 5; round++) {
-      const address = email();
+      const address = freshEmail();
       const answers = await Promise.all([
         api("POST", "/users", admin, { name: "Lower", email: address }),
         api("POST", "/users", admin, { name: "Upper", email: address.toUpperCase() }),
@@ -129,9 +106,9 @@ describe("POST /users", () => {
   it("lets a removed member's email be used again, and the same email in another org", async () => {
     const org = await seedOrg();
     const other = await seedOrg("Other");
-    const address = email();
+    const address = freshEmail();
     const first = await createUser(org, { email: address });
-    expect((await api("DELETE", `/users/${first.id}`, await adminOf(org))).status).toBe(204);
+    expect((await api("DELETE", `/users/${first.id}`, await adminSession(org))).status).toBe(204);
     const again = await createUser(org, { email: address });
     expect(again.id).not.toBe(first.id);
     expect((await createUser(other, { email: address })).email).toBe(address);
@@ -149,11 +126,11 @@ describe("POST /users", () => {
       { site_ids: foreign.siteIds },
       { permission_set_ids: ["ps_01JABCDEFGHJKMNPQRSTVWXYZ0"] },
     ]) {
-      const res = await api("POST", "/users", await adminOf(org), { name: "Nope", email: email(), ...body });
+      const res = await api("POST", "/users", await adminSession(org), { name: "Nope", email: freshEmail(), ...body });
       expect(res.status).toBe(400);
-      const error = ((await res.json()) as ErrorBody).error;
+      const error = await errorOf(res);
       expect(error.code).toBe("invalid_request");
-      expect(Object.values(error.unknown_ids ?? {}).flat()).toEqual(Object.values(body).flat());
+      expect(Object.values((error["unknown_ids"] as Record<string, string[]> | undefined) ?? {}).flat()).toEqual(Object.values(body).flat());
     }
     expect(await db().select().from(users).where(eq(users.orgId, org.orgId))).toHaveLength(before.length);
   });
@@ -168,9 +145,9 @@ describe("POST /users", () => {
     ["ids that are not strings", { name: "X", email: "x@example.com", group_ids: [1] }],
   ])("rejects %s with 400 invalid_request", async (_, body) => {
     const org = await seedOrg();
-    const res = await api("POST", "/users", await adminOf(org), body);
+    const res = await api("POST", "/users", await adminSession(org), body);
     expect(res.status).toBe(400);
-    expect(((await res.json()) as ErrorBody).error.code).toBe("invalid_request");
+    expect(await errorCode(res)).toBe("invalid_request");
   });
 
   it("accepts a 100-character name", async () => {
@@ -180,12 +157,12 @@ describe("POST /users", () => {
 
   it("rejects malformed JSON with 400, a non-JSON body with 415 and a body over 64 KiB with 413", async () => {
     const org = await seedOrg();
-    const auth = bearer(await adminOf(org));
+    const auth = bearer(await adminSession(org));
     const malformed = await call("/_portcullis/v1/users", { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: "{" });
     expect(malformed.status).toBe(400);
     const form = await call("/_portcullis/v1/users", { method: "POST", headers: { ...auth, "content-type": "text/plain" }, body: "name=x" });
     expect(form.status).toBe(415);
-    const huge = await api("POST", "/users", await adminOf(org), { name: "X", email: email(), group_ids: ["g".repeat(70_000)] });
+    const huge = await api("POST", "/users", await adminSession(org), { name: "X", email: freshEmail(), group_ids: ["g".repeat(70_000)] });
     expect(huge.status).toBe(413);
   });
 });
@@ -197,7 +174,7 @@ describe("GET /users", () => {
     const kept = await createUser(org, { name: "Kept" });
     const paused = await createUser(org, { name: "Paused" });
     const gone = await createUser(org, { name: "Gone" });
-    const admin = await adminOf(org);
+    const admin = await adminSession(org);
     await api("PATCH", `/users/${paused.id}`, admin, { status: "deactivated" });
     await api("DELETE", `/users/${gone.id}`, admin);
     const res = await api("GET", "/users", admin);
@@ -217,7 +194,7 @@ describe("GET /users", () => {
     const org = await seedOrg();
     const created = [];
     for (let i = 0; i < 4; i++) created.push((await createUser(org, { name: `Member ${i}` })).id);
-    const admin = await adminOf(org);
+    const admin = await adminSession(org);
     const seen: string[] = [];
     let cursor: string | null = null;
     let pages = 0;
@@ -238,9 +215,9 @@ describe("GET /users", () => {
     "rejects ?%s with 400 invalid_request",
     async (query) => {
       const org = await seedOrg();
-      const res = await api("GET", `/users?${query}`, await adminOf(org));
+      const res = await api("GET", `/users?${query}`, await adminSession(org));
       expect(res.status).toBe(400);
-      expect(((await res.json()) as ErrorBody).error.code).toBe("invalid_request");
+      expect(await errorCode(res)).toBe("invalid_request");
     },
   );
 });
@@ -251,12 +228,12 @@ describe("GET /users/{id}", () => {
     const other = await seedOrg("Other");
     const service = await seedServiceToken(org.orgId);
     const removed = await createUser(org, {});
-    const admin = await adminOf(org);
+    const admin = await adminSession(org);
     await api("DELETE", `/users/${removed.id}`, admin);
     for (const id of ["usr_01JABCDEFGHJKMNPQRSTVWXYZ0", other.adminId, service.serviceUserId, removed.id]) {
       const res = await api("GET", `/users/${id}`, admin);
       expect(res.status).toBe(404);
-      expect(((await res.json()) as ErrorBody).error.code).toBe("not_found");
+      expect(await errorCode(res)).toBe("not_found");
     }
   });
 });
@@ -268,8 +245,8 @@ describe("PATCH /users/{id}", () => {
     const b = await seedPermissionSet(org.orgId, ["inspections.edit"], "B");
     const holder = await seedUser(org.orgId, { groupNames: ["G1", "G2"], siteNames: ["S1"] });
     const user = await createUser(org, { permission_set_ids: [a], group_ids: [holder.groupIds[0]], site_ids: holder.siteIds });
-    const address = email();
-    const res = await api("PATCH", `/users/${user.id}`, await adminOf(org), {
+    const address = freshEmail();
+    const res = await api("PATCH", `/users/${user.id}`, await adminSession(org), {
       name: "Dana Lead",
       email: address,
       permission_set_ids: [b, a],
@@ -285,8 +262,8 @@ describe("PATCH /users/{id}", () => {
       group_ids: [holder.groupIds[1]],
       site_ids: holder.siteIds,
     });
-    expect(await (await api("GET", `/users/${user.id}`, await adminOf(org))).json()).toEqual(updated);
-    const [event] = await events(org.orgId, "user.updated");
+    expect(await (await api("GET", `/users/${user.id}`, await adminSession(org))).json()).toEqual(updated);
+    const [event] = await orgEvents(org.orgId, "user.updated");
     expect(event!.actorName).toBe(org.adminName);
     expect(JSON.parse(event!.details!)).toEqual({
       name: { from: "Dana Inspector", to: "Dana Lead" },
@@ -299,19 +276,19 @@ describe("PATCH /users/{id}", () => {
   it("an empty body changes nothing and records nothing", async () => {
     const org = await seedOrg();
     const user = await createUser(org, {});
-    const res = await api("PATCH", `/users/${user.id}`, await adminOf(org), {});
+    const res = await api("PATCH", `/users/${user.id}`, await adminSession(org), {});
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual(user);
-    expect(await events(org.orgId, "user.updated")).toHaveLength(0);
+    expect(await orgEvents(org.orgId, "user.updated")).toHaveLength(0);
   });
 
   it("refuses another live member's email with 409 and changes nothing", async () => {
     const org = await seedOrg();
     const taken = await createUser(org, {});
     const user = await createUser(org, { name: "Second" });
-    const res = await api("PATCH", `/users/${user.id}`, await adminOf(org), { name: "Renamed", email: taken.email.toUpperCase() });
+    const res = await api("PATCH", `/users/${user.id}`, await adminSession(org), { name: "Renamed", email: taken.email.toUpperCase() });
     expect(res.status).toBe(409);
-    expect(((await res.json()) as ErrorBody).error.code).toBe("conflict");
+    expect(await errorCode(res)).toBe("conflict");
     expect(await memberRow(user.id)).toMatchObject({ name: "Second", email: user.email });
   });
 
@@ -319,23 +296,23 @@ describe("PATCH /users/{id}", () => {
     const org = await seedOrg();
     const taken = await createUser(org, {});
     const { user, token } = await viewerWithToken(org);
-    const res = await api("PATCH", `/users/${user.id}`, await adminOf(org), {
+    const res = await api("PATCH", `/users/${user.id}`, await adminSession(org), {
       email: taken.email.toUpperCase(),
       status: "deactivated",
       permission_set_ids: [],
     });
     expect(res.status).toBe(409);
-    expect(((await res.json()) as ErrorBody).error.code).toBe("conflict");
+    expect(await errorCode(res)).toBe("conflict");
     expect(await memberRow(user.id)).toMatchObject({ status: "active", email: `${user.id}@example.com` });
     expect(await db().select().from(userPermissionSets).where(eq(userPermissionSets.userId, user.id))).toHaveLength(1);
-    expect((await tokenRows(user.id))[0]!.status).toBe("active");
-    expect(await events(org.orgId, "user.deactivated")).toHaveLength(0);
+    expect((await memberTokens(user.id))[0]!.status).toBe("active");
+    expect(await orgEvents(org.orgId, "user.deactivated")).toHaveLength(0);
   });
 
   it("may change the case of the member's own email", async () => {
     const org = await seedOrg();
     const user = await createUser(org, {});
-    const res = await api("PATCH", `/users/${user.id}`, await adminOf(org), { email: user.email.toUpperCase() });
+    const res = await api("PATCH", `/users/${user.id}`, await adminSession(org), { email: user.email.toUpperCase() });
     expect(res.status).toBe(200);
     expect(((await res.json()) as User).email).toBe(user.email.toUpperCase());
   });
@@ -346,9 +323,9 @@ describe("PATCH /users/{id}", () => {
     const mine = await seedPermissionSet(org.orgId, ["inspections.view"]);
     const theirs = await seedPermissionSet(other.orgId, ["inspections.view"]);
     const user = await createUser(org, { permission_set_ids: [mine] });
-    const res = await api("PATCH", `/users/${user.id}`, await adminOf(org), { name: "Changed", permission_set_ids: [mine, theirs] });
+    const res = await api("PATCH", `/users/${user.id}`, await adminSession(org), { name: "Changed", permission_set_ids: [mine, theirs] });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as ErrorBody).error.unknown_ids).toEqual({ permission_set_ids: [theirs] });
+    expect((await errorOf(res))["unknown_ids"]).toEqual({ permission_set_ids: [theirs] });
     expect(await memberRow(user.id)).toMatchObject({ name: "Dana Inspector" });
     expect(await db().select().from(userPermissionSets).where(eq(userPermissionSets.userId, user.id))).toEqual([
       { userId: user.id, permissionSetId: mine },
@@ -360,12 +337,12 @@ describe("PATCH /users/{id}", () => {
     const other = await seedOrg("Other");
     const victim = await viewerWithToken(other);
     for (const body of [{ name: "Hijacked" }, { status: "deactivated" }]) {
-      const res = await api("PATCH", `/users/${victim.user.id}`, await adminOf(org), body);
+      const res = await api("PATCH", `/users/${victim.user.id}`, await adminSession(org), body);
       expect(res.status).toBe(404);
     }
     expect(await memberRow(victim.user.id)).toMatchObject({ name: "Vic Viewer", status: "active" });
-    expect((await tokenRows(victim.user.id))[0]!.status).toBe("active");
-    expect((await proxyStatus(victim.token.secret)).status).toBe(200);
+    expect((await memberTokens(victim.user.id))[0]!.status).toBe("active");
+    expect(await proxiedStatus(victim.token.secret, "/inspections")).toBe(200);
   });
 
   it.each([
@@ -377,16 +354,16 @@ describe("PATCH /users/{id}", () => {
   ])("rejects %s with 400 invalid_request", async (_, body) => {
     const org = await seedOrg();
     const user = await createUser(org, {});
-    const res = await api("PATCH", `/users/${user.id}`, await adminOf(org), body);
+    const res = await api("PATCH", `/users/${user.id}`, await adminSession(org), body);
     expect(res.status).toBe(400);
-    expect(((await res.json()) as ErrorBody).error.code).toBe("invalid_request");
+    expect(await errorCode(res)).toBe("invalid_request");
   });
 
   it("refuses to let callers deactivate themselves (409 invalid_state)", async () => {
     const org = await seedOrg();
-    const res = await api("PATCH", `/users/${org.adminId}`, await adminOf(org), { status: "deactivated" });
+    const res = await api("PATCH", `/users/${org.adminId}`, await adminSession(org), { status: "deactivated" });
     expect(res.status).toBe(409);
-    expect(((await res.json()) as ErrorBody).error.code).toBe("invalid_state");
+    expect(await errorCode(res)).toBe("invalid_state");
     expect(await memberRow(org.adminId)).toMatchObject({ status: "active" });
   });
 });
@@ -396,45 +373,45 @@ describe("deactivation and removal end the member's tokens", () => {
     const org = await seedOrg();
     const { user, token } = await viewerWithToken(org);
     const second = await seedUserToken(org.orgId, user.id, "Second");
-    expect((await proxyStatus(token.secret)).status).toBe(200);
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(200);
 
-    const res = await api("PATCH", `/users/${user.id}`, await adminOf(org), { status: "deactivated" });
+    const res = await api("PATCH", `/users/${user.id}`, await adminSession(org), { status: "deactivated" });
     expect(res.status).toBe(200);
     expect(((await res.json()) as User).status).toBe("deactivated");
 
     for (const secret of [token.secret, second.secret]) {
-      const denied = await proxyStatus(secret);
+      const { res: denied } = await proxied(secret, "/inspections");
       expect(denied.status).toBe(401);
       expect(denied.headers.get("www-authenticate")).toContain('error="invalid_token"');
     }
-    const rows = await tokenRows(user.id);
+    const rows = await memberTokens(user.id);
     expect(rows.map((t) => t.status)).toEqual(["expired", "expired"]);
     expect(rows.every((t) => t.expiredAt !== null)).toBe(true);
-    const [event] = await events(org.orgId, "user.deactivated");
+    const [event] = await orgEvents(org.orgId, "user.deactivated");
     expect(event).toMatchObject({ actorName: org.adminName, targetId: user.id, targetName: "Vic Viewer" });
     expect(JSON.parse(event!.details!)).toEqual({ tokens_ended: 2 });
     // A deactivated member cannot get a new token either.
     await expect(seedUserToken(org.orgId, user.id)).rejects.toThrow();
 
-    const back = await api("PATCH", `/users/${user.id}`, await adminOf(org), { status: "active" });
+    const back = await api("PATCH", `/users/${user.id}`, await adminSession(org), { status: "active" });
     expect(back.status).toBe(200);
     expect(((await back.json()) as User).status).toBe("active");
-    expect((await proxyStatus(token.secret)).status).toBe(401);
-    expect((await tokenRows(user.id)).map((t) => t.status)).toEqual(["expired", "expired"]);
-    expect(await events(org.orgId, "user.reactivated")).toHaveLength(1);
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(401);
+    expect((await memberTokens(user.id)).map((t) => t.status)).toEqual(["expired", "expired"]);
+    expect(await orgEvents(org.orgId, "user.reactivated")).toHaveLength(1);
     const fresh = await seedUserToken(org.orgId, user.id, "After reactivation");
-    expect((await proxyStatus(fresh.secret)).status).toBe(200);
+    expect(await proxiedStatus(fresh.secret, "/inspections")).toBe(200);
   });
 
   it("a status change and field edits in one PATCH land together", async () => {
     const org = await seedOrg();
     const { user, token } = await viewerWithToken(org);
-    const res = await api("PATCH", `/users/${user.id}`, await adminOf(org), { status: "deactivated", name: "Vic (left)", permission_set_ids: [] });
+    const res = await api("PATCH", `/users/${user.id}`, await adminSession(org), { status: "deactivated", name: "Vic (left)", permission_set_ids: [] });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: "deactivated", name: "Vic (left)", permission_set_ids: [] });
     expect(await memberRow(user.id)).toMatchObject({ status: "deactivated", name: "Vic (left)" });
-    expect((await tokenRows(user.id))[0]!.status).toBe("expired");
-    expect((await proxyStatus(token.secret)).status).toBe(401);
+    expect((await memberTokens(user.id))[0]!.status).toBe("expired");
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(401);
     const types = (await db().select().from(activityEvents).where(eq(activityEvents.targetId, user.id))).map((e) => e.type);
     expect(types).toEqual(expect.arrayContaining(["user.updated", "user.deactivated"]));
   });
@@ -442,18 +419,18 @@ describe("deactivation and removal end the member's tokens", () => {
   it("DELETE removes the member: 204, then 404 everywhere, tokens expired and refused", async () => {
     const org = await seedOrg();
     const { user, token } = await viewerWithToken(org);
-    const admin = await adminOf(org);
+    const admin = await adminSession(org);
     const res = await api("DELETE", `/users/${user.id}`, admin);
     expect(res.status).toBe(204);
     expect(await res.text()).toBe("");
     expect((await api("GET", `/users/${user.id}`, admin)).status).toBe(404);
     expect((await api("PATCH", `/users/${user.id}`, admin, { status: "active" })).status).toBe(404);
     expect((await api("DELETE", `/users/${user.id}`, admin)).status).toBe(404);
-    expect((await proxyStatus(token.secret)).status).toBe(401);
-    expect(await tokenRows(user.id)).toEqual([expect.objectContaining({ status: "expired" })]);
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(401);
+    expect(await memberTokens(user.id)).toEqual([expect.objectContaining({ status: "expired" })]);
     expect(await memberRow(user.id)).toMatchObject({ status: "removed" });
     expect(await db().select().from(userPermissionSets).where(eq(userPermissionSets.userId, user.id))).toEqual([]);
-    const [event] = await events(org.orgId, "user.removed");
+    const [event] = await orgEvents(org.orgId, "user.removed");
     expect(event).toMatchObject({ actorName: org.adminName, targetName: "Vic Viewer" });
   });
 
@@ -461,14 +438,14 @@ describe("deactivation and removal end the member's tokens", () => {
     const org = await seedOrg();
     const other = await seedOrg("Other");
     const victim = await viewerWithToken(other);
-    expect((await api("DELETE", `/users/${victim.user.id}`, await adminOf(org))).status).toBe(404);
+    expect((await api("DELETE", `/users/${victim.user.id}`, await adminSession(org))).status).toBe(404);
     expect(await memberRow(victim.user.id)).toMatchObject({ status: "active" });
-    expect((await proxyStatus(victim.token.secret)).status).toBe(200);
+    expect(await proxiedStatus(victim.token.secret, "/inspections")).toBe(200);
   });
 
   it("refuses to let callers remove themselves (409 invalid_state)", async () => {
     const org = await seedOrg();
-    const res = await api("DELETE", `/users/${org.adminId}`, await adminOf(org));
+    const res = await api("DELETE", `/users/${org.adminId}`, await adminSession(org));
     expect(res.status).toBe(409);
     expect(await memberRow(org.adminId)).toMatchObject({ status: "active" });
   });
@@ -478,28 +455,27 @@ describe("permission changes reach existing tokens on the next request", () => {
   it("replacing a member's permission sets flips the proxy between 200 and 403", async () => {
     const org = await seedOrg();
     const { user, token, setId } = await viewerWithToken(org);
-    const admin = await adminOf(org);
-    expect((await proxyStatus(token.secret)).status).toBe(200);
+    const admin = await adminSession(org);
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(200);
 
     expect((await api("PATCH", `/users/${user.id}`, admin, { permission_set_ids: [] })).status).toBe(200);
-    const denied = await proxyStatus(token.secret);
+    const { res: denied } = await proxied(token.secret, "/inspections");
     expect(denied.status).toBe(403);
     expect(denied.headers.get("www-authenticate")).toContain('scope="inspections.view"');
 
     expect((await api("PATCH", `/users/${user.id}`, admin, { permission_set_ids: [setId] })).status).toBe(200);
-    expect((await proxyStatus(token.secret)).status).toBe(200);
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(200);
   });
 
   it("group and site changes reach the upstream's identity headers", async () => {
     const org = await seedOrg();
     const { user, token } = await viewerWithToken(org);
-    const admin = await adminOf(org);
+    const admin = await adminSession(org);
     const group = (await (await api("POST", "/groups", admin, { name: "Night shift" })).json()) as { id: string };
     const site = (await (await api("POST", "/sites", admin, { name: "Depot" })).json()) as { id: string };
     expect((await api("PATCH", `/users/${user.id}`, admin, { group_ids: [group.id], site_ids: [site.id] })).status).toBe(200);
-    const m = marker();
-    expect((await call(`/inspections/${m}`, { headers: bearer(token.secret) })).status).toBe(200);
-    const [seen] = await upstreamRequests(m);
+    const { res, seen } = await proxied(token.secret, "/inspections");
+    expect(res.status).toBe(200);
     expect(seen!.headers["x-portcullis-groups"]).toBe(group.id);
     expect(seen!.headers["x-portcullis-sites"]).toBe(site.id);
   });
@@ -510,49 +486,46 @@ describe("directory writes by a service user", () => {
     const org = await seedOrg();
     const setId = await seedPermissionSet(org.orgId, ["platform_management.users"], "Directory sync");
     const service = await seedServiceToken(org.orgId, { name: "HR sync", permissionSetIds: [setId] });
-    const res = await api("POST", "/users", service.secret, { name: "From HR", email: email() });
+    const res = await api("POST", "/users", service.secret, { name: "From HR", email: freshEmail() });
     expect(res.status).toBe(201);
-    const [event] = await events(org.orgId, "user.created");
+    const [event] = await orgEvents(org.orgId, "user.created");
     expect(event).toMatchObject({ actorId: service.serviceUserId, actorType: "service_user", actorName: "HR sync" });
   });
 });
 
 describe("storage failures", () => {
-  /** The real D1 for reads, but every batch (every write here) fails as production D1 can. */
-  const failingWrites = new Proxy(env.DB, {
-    get(target, prop, receiver) {
-      if (prop === "batch") return () => Promise.reject(new Error("D1_ERROR: Network connection lost."));
-      const value = Reflect.get(target, prop, receiver);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
 
   it("a failed write answers 503 with Retry-After and leaves no member and no event", async () => {
     const org = await seedOrg();
-    const res = await api("POST", "/users", await adminOf(org), { name: "Lost", email: email() }, { env: { DB: failingWrites } });
+    // The real D1 for reads, but every batch (every write here) fails as production D1 can.
+    const failing = batchFailingDb("reject");
+    const res = await api("POST", "/users", await adminSession(org), { name: "Lost", email: freshEmail() }, { env: { DB: failing.db } });
     expect(res.status).toBe(503);
+    expect(failing.strayWrites).toEqual([]);
     expect(res.headers.get("retry-after")).toBeTruthy();
-    expect(((await res.json()) as ErrorBody).error.code).toBe("unavailable");
+    expect(await errorCode(res)).toBe("unavailable");
     expect(await db().select().from(users).where(eq(users.orgId, org.orgId))).toHaveLength(1);
-    expect(await events(org.orgId, "user.created")).toHaveLength(0);
+    expect(await orgEvents(org.orgId, "user.created")).toHaveLength(0);
   });
 
   it("a failed deactivation changes nothing: the member and their tokens stay active", async () => {
     const org = await seedOrg();
     const { user, token } = await viewerWithToken(org);
-    const res = await api("PATCH", `/users/${user.id}`, await adminOf(org), { status: "deactivated", name: "X" }, { env: { DB: failingWrites } });
+    const failing = batchFailingDb("reject");
+    const res = await api("PATCH", `/users/${user.id}`, await adminSession(org), { status: "deactivated", name: "X" }, { env: { DB: failing.db } });
     expect(res.status).toBe(503);
+    expect(failing.strayWrites).toEqual([]);
     expect(await memberRow(user.id)).toMatchObject({ status: "active", name: "Vic Viewer" });
-    expect((await tokenRows(user.id))[0]!.status).toBe("active");
-    expect(await events(org.orgId, "user.deactivated")).toHaveLength(0);
-    expect((await proxyStatus(token.secret)).status).toBe(200);
+    expect((await memberTokens(user.id))[0]!.status).toBe("active");
+    expect(await orgEvents(org.orgId, "user.deactivated")).toHaveLength(0);
+    expect(await proxiedStatus(token.secret, "/inspections")).toBe(200);
   });
 });
 
 describe("GET /seats", () => {
   it("counts active human members only: not service users, deactivated or removed members", async () => {
     const org = await seedOrg();
-    const admin = await adminOf(org);
+    const admin = await adminSession(org);
     const seats = async () => ((await (await api("GET", "/seats", admin)).json()) as { seats: number }).seats;
     expect(await seats()).toBe(1);
     await seedServiceToken(org.orgId);
@@ -573,8 +546,8 @@ describe("GET /seats", () => {
     const org = await seedOrg();
     const other = await seedOrg("Other");
     await seedUser(other.orgId);
-    expect(await (await api("GET", "/seats", await adminOf(org))).json()).toEqual({ seats: 1 });
-    expect((await api("GET", "/seats?org=x", await adminOf(org))).status).toBe(400);
+    expect(await (await api("GET", "/seats", await adminSession(org))).json()).toEqual({ seats: 1 });
+    expect((await api("GET", "/seats?org=x", await adminSession(org))).status).toBe(400);
   });
 });
 
@@ -603,7 +576,7 @@ describe("missing permission is checked before input validation", () => {
     const session = await sessionJwt({ sub: userId, org: org.orgId });
     const res = await api("POST", "/users", session, { bogus: true });
     expect(res.status).toBe(403);
-    expect(((await res.json()) as ErrorBody).error.code).toBe("insufficient_permissions");
+    expect(await errorCode(res)).toBe("insufficient_permissions");
     expect((await api("GET", "/users", session)).status).toBe(403);
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { generateToken } from "../../src/token/format";
 import { seedOrg, seedPermissionSet, seedUser, seedUserToken, sessionJwt } from "../helpers/seed";
-import { call, failingDb, PREFIX } from "../helpers/worker";
+import { failingDb } from "../helpers/bindings";
+import { call, PREFIX } from "../helpers/worker";
 import { ERROR, GROUP, LIST, provisioner, scim, scimBody, USER } from "./support";
 
 async function expectScimError(res: Response, status: number) {

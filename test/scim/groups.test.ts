@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { eventsFor } from "../helpers/records";
 import { seedOrg, seedUser, seedUserToken } from "../helpers/seed";
-import { bearer, call } from "../helpers/worker";
-import { ERROR, eventsOf, GROUP, groupMemberIds, LIST, PATCH_OP, provisioner, scim, scimBody } from "./support";
+import { proxied } from "../helpers/worker";
+import { ERROR, GROUP, groupMemberIds, LIST, patch, provisioner, scim, scimBody } from "./support";
 
 async function setup() {
   const org = await seedOrg();
@@ -17,12 +18,12 @@ async function createGroup(secret: string, displayName: string, memberIds: strin
   return scimBody(res);
 }
 
-const patch = (Operations: unknown[]) => ({ schemas: [PATCH_OP], Operations });
 const sorted = (ids: string[]) => [...ids].sort();
 /** The groups the proxy forwards for a member's token (SPEC §3.4). */
 async function forwardedGroups(secret: string): Promise<string> {
-  const seen = (await (await call("/reports/weekly", { headers: bearer(secret) })).json()) as { headers: Record<string, string> };
-  return seen.headers["x-portcullis-groups"] ?? "";
+  const { res, seen } = await proxied(secret);
+  expect(res.status).toBe(200);
+  return seen!.headers["x-portcullis-groups"] ?? "";
 }
 
 describe("SCIM Groups", () => {
@@ -42,7 +43,7 @@ describe("SCIM Groups", () => {
     expect(body["members"].map((m: { value: string }) => m.value)).toEqual(sorted([dana.id, riley.id]));
     expect(body["members"][0]).toMatchObject({ type: "User", $ref: expect.stringContaining("/scim/v2/Users/") });
     expect(await groupMemberIds(body["id"])).toEqual(sorted([dana.id, riley.id]));
-    expect(await eventsOf(body["id"])).toEqual([expect.objectContaining({ type: "group.created", actor_type: "service_user" })]);
+    expect(await eventsFor(body["id"])).toEqual([expect.objectContaining({ type: "group.created", actorType: "service_user" })]);
   });
 
   it("refuses a duplicate displayName (409 uniqueness) and unknown or foreign members (400), creating nothing", async () => {
@@ -113,7 +114,7 @@ describe("SCIM Groups", () => {
     expect(res.status).toBe(200);
     expect(await groupMemberIds(group["id"])).toEqual([riley.id]);
 
-    const updates = (await eventsOf(group["id"])).filter((e) => e.type === "group.updated").map((e) => JSON.parse(e.details!));
+    const updates = (await eventsFor(group["id"])).filter((e) => e.type === "group.updated").map((e) => JSON.parse(e.details!));
     expect(updates[0]).toMatchObject({ members_added: expect.arrayContaining([dana.id, riley.id]), members_added_count: 2 });
     expect(updates[1]).toMatchObject({ members_removed: [dana.id], members_removed_count: 1 });
   });
@@ -127,7 +128,7 @@ describe("SCIM Groups", () => {
     res = await scim("PATCH", `/Groups/${group["id"]}`, token.secret, patch([{ op: "replace", value: { id: group["id"], displayName: "Newer name" } }]));
     expect((await scimBody(res))["displayName"]).toBe("Newer name");
 
-    const renamed = (await eventsOf(group["id"])).filter((e) => e.type === "group.updated").map((e) => JSON.parse(e.details!)["name"]);
+    const renamed = (await eventsFor(group["id"])).filter((e) => e.type === "group.updated").map((e) => JSON.parse(e.details!)["name"]);
     expect(renamed).toEqual([{ from: "Old name", to: "New name" }, { from: "New name", to: "Newer name" }]);
     const changedId = await scim("PATCH", `/Groups/${group["id"]}`, token.secret, patch([{ op: "replace", value: { id: "grp_other" } }]));
     expect((await scimBody(changedId))["scimType"]).toBe("mutability");
@@ -168,7 +169,7 @@ describe("SCIM Groups", () => {
     expect(await groupMemberIds(group["id"])).toEqual([]);
     expect((await scim("GET", `/Groups/${group["id"]}`, token.secret)).status).toBe(404);
     expect(await forwardedGroups(danaToken.secret)).toBe("");
-    expect((await eventsOf(group["id"])).map((e) => e.type)).toEqual(["group.created", "group.deleted"]);
+    expect((await eventsFor(group["id"])).map((e) => e.type)).toEqual(["group.created", "group.deleted"]);
 
     const other = await seedOrg("Other");
     const otherToken = await provisioner(other.orgId);

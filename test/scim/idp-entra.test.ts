@@ -5,11 +5,10 @@
  * soft delete.
  */
 import { describe, expect, it } from "vitest";
+import { eventsFor, memberRow, tokenRow } from "../helpers/records";
 import { seedOrg, seedUserToken } from "../helpers/seed";
-import { bearer, call } from "../helpers/worker";
-import { ENTERPRISE, eventsOf, GROUP, groupMemberIds, memberRow, PATCH_OP, provisioner, scim, scimBody, tokenStatus, uniqueEmail, USER } from "./support";
-
-const proxied = (secret: string) => call("/reports/weekly", { headers: bearer(secret) });
+import { proxiedStatus } from "../helpers/worker";
+import { ENTERPRISE, GROUP, groupMemberIds, PATCH_OP, provisioner, scim, scimBody, uniqueEmail, USER } from "./support";
 
 describe("Microsoft Entra provisioning replay", () => {
   it("provisions, updates, disables and deletes a user; the user's token dies when disabled", async () => {
@@ -42,7 +41,7 @@ describe("Microsoft Entra provisioning replay", () => {
     expect(found["Resources"].map((r: { id: string }) => r.id)).toEqual([user["id"]]);
 
     const memberToken = await seedUserToken(org.orgId, user["id"]);
-    expect((await proxied(memberToken.secret)).status).toBe(200);
+    expect(await proxiedStatus(memberToken.secret)).toBe(200);
 
     // 4. Multi-valued and single-valued updates, capitalised ops.
     const newUpn = uniqueEmail("renamed");
@@ -72,8 +71,8 @@ describe("Microsoft Entra provisioning replay", () => {
     });
     expect(res.status).toBe(200);
     expect((await scimBody(res))["active"]).toBe(false);
-    expect(await tokenStatus(memberToken.id)).toBe("expired");
-    expect((await proxied(memberToken.secret)).status).toBe(401);
+    expect((await tokenRow(memberToken.id))?.status).toBe("expired");
+    expect(await proxiedStatus(memberToken.secret)).toBe(401);
     const disabled = await scimBody(await scim("GET", `/Users?filter=userName+eq+%22${encodeURIComponent(newUpn)}%22`, entra.secret));
     expect(disabled["Resources"][0]["active"]).toBe(false);
 
@@ -81,7 +80,7 @@ describe("Microsoft Entra provisioning replay", () => {
     expect((await scim("DELETE", `/Users/${user["id"]}`, entra.secret)).status).toBe(204);
     expect((await memberRow(user["id"]))!.status).toBe("removed");
     expect((await scim("GET", `/Users/${user["id"]}`, entra.secret)).status).toBe(404);
-    expect((await eventsOf(user["id"])).map((e) => e.type)).toEqual(["user.created", "user.updated", "user.deactivated", "user.removed"]);
+    expect((await eventsFor(user["id"])).map((e) => e.type)).toEqual(["user.created", "user.updated", "user.deactivated", "user.removed"]);
   });
 
   it("provisions a group: create, look up without members, rename, add and remove members by value, delete", async () => {

@@ -25,27 +25,11 @@ export function scim(method: string, path: string, credential: string | null, bo
   });
 }
 
+/** A PATCH request body (RFC 7644 §3.5.2) holding `Operations`. */
+export const patch = (Operations: unknown[]) => ({ schemas: [PATCH_OP], Operations });
+
 export async function scimBody<T = Record<string, any>>(res: Response): Promise<T> {
   return (await res.json()) as T;
-}
-
-export async function memberRow(id: string) {
-  return env.DB.prepare("SELECT org_id, name, email, status FROM users WHERE id = ?1")
-    .bind(id)
-    .first<{ org_id: string; name: string; email: string; status: string }>();
-}
-
-export async function tokenStatus(id: string) {
-  return (await env.DB.prepare("SELECT status FROM api_tokens WHERE id = ?1").bind(id).first<{ status: string }>())?.status;
-}
-
-export async function eventsOf(targetId: string) {
-  const { results } = await env.DB.prepare(
-    "SELECT type, actor_id, actor_type, actor_name, details FROM activity_events WHERE target_id = ?1 ORDER BY id",
-  )
-    .bind(targetId)
-    .all<{ type: string; actor_id: string | null; actor_type: string; actor_name: string; details: string | null }>();
-  return results;
 }
 
 export async function groupMemberIds(groupId: string): Promise<string[]> {

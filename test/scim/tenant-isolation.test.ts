@@ -8,7 +8,7 @@ import type { ScimPatchOperation } from "scim-patch";
 import { applyPatch } from "../../src/scim/patch";
 import { seedOrg } from "../helpers/seed";
 import { api } from "../helpers/worker";
-import { ERROR, GROUP, PATCH_OP, provisioner, scim, scimBody, uniqueEmail, USER } from "./support";
+import { ERROR, GROUP, PATCH_OP, patch, provisioner, scim, scimBody, uniqueEmail, USER } from "./support";
 
 const RESERVED = ["__proto__", "constructor", "prototype"];
 
@@ -26,8 +26,6 @@ afterEach(() => {
     for (const name of Object.getOwnPropertyNames(proto)) if (!PRISTINE.has(name)) delete (proto as Record<string, unknown>)[name];
   }
 });
-
-const patch = (Operations: unknown[]) => ({ schemas: [PATCH_OP], Operations });
 
 /** The PATCH operations an attacker would try: paths through the prototype, and keys in values. */
 const POLLUTING_OPERATIONS: unknown[] = [

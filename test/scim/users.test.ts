@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { eventsFor, memberRow, tokenRow } from "../helpers/records";
 import { seedOrg, seedServiceToken, seedUser, seedUserToken } from "../helpers/seed";
-import { bearer, call, PREFIX } from "../helpers/worker";
-import { ERROR, eventsOf, LIST, memberRow, PATCH_OP, provisioner, recordingDb, scim, scimBody, tokenStatus, uniqueEmail, USER } from "./support";
+import { bearer, call, PREFIX, proxied, proxiedStatus } from "../helpers/worker";
+import { ERROR, LIST, patch, provisioner, recordingDb, scim, scimBody, uniqueEmail, USER } from "./support";
 
 async function setup() {
   const org = await seedOrg();
@@ -15,9 +16,6 @@ async function createUser(secret: string, userName = uniqueEmail(), extra: Recor
   return scimBody(res);
 }
 
-const patch = (Operations: unknown[]) => ({ schemas: [PATCH_OP], Operations });
-// Any path outside the demo policy's rules needs only a valid token (SPEC §7).
-const proxied = (secret: string) => call("/reports/weekly", { headers: bearer(secret) });
 
 describe("SCIM Users: create and read", () => {
   it("creates a member: 201, Location, SCIM representation, D1 row and activity event", async () => {
@@ -47,9 +45,9 @@ describe("SCIM Users: create and read", () => {
       groups: [],
       meta: { resourceType: "User", location: expect.stringMatching(new RegExp(`/_portcullis/v1/scim/v2/Users/${body["id"]}$`)) },
     });
-    expect(await memberRow(body["id"])).toEqual({ org_id: org.orgId, name: "Dana Inspector", email, status: "active" });
-    const [created] = await eventsOf(body["id"]);
-    expect(created).toMatchObject({ type: "user.created", actor_id: token.serviceUserId, actor_type: "service_user", actor_name: "Okta provisioning" });
+    expect(await memberRow(body["id"])).toMatchObject({ orgId: org.orgId, name: "Dana Inspector", email, status: "active" });
+    const [created] = await eventsFor(body["id"]);
+    expect(created).toMatchObject({ type: "user.created", actorId: token.serviceUserId, actorType: "service_user", actorName: "Okta provisioning" });
   });
 
   it("names the member from givenName + familyName, else from the email", async () => {
@@ -173,9 +171,10 @@ describe("SCIM Users: replace and patch", () => {
     expect(res.status).toBe(200);
     expect(await scimBody(res)).toMatchObject({ userName: email, displayName: "Dana Lead", active: true });
     expect(await memberRow(created["id"])).toMatchObject({ name: "Dana Lead", email });
-    const seen = await (await proxied(memberToken.secret)).json() as { headers: Record<string, string> };
-    expect(seen.headers["x-portcullis-subject-name"]).toBe("Dana Lead");
-    const updated = (await eventsOf(created["id"])).find((e) => e.type === "user.updated");
+    const { res: used, seen } = await proxied(memberToken.secret);
+    expect(used.status).toBe(200);
+    expect(seen!.headers["x-portcullis-subject-name"]).toBe("Dana Lead");
+    const updated = (await eventsFor(created["id"])).find((e) => e.type === "user.updated");
     expect(JSON.parse(updated!.details!)).toMatchObject({ name: { from: "Dana Inspector", to: "Dana Lead" } });
   });
 
@@ -249,17 +248,17 @@ describe("SCIM Users: deprovisioning ends the member's tokens at once", () => {
       const { org, token } = await setup();
       const created = await createUser(token.secret);
       const memberToken = await seedUserToken(org.orgId, created["id"]);
-      expect((await proxied(memberToken.secret)).status).toBe(200);
+      expect(await proxiedStatus(memberToken.secret)).toBe(200);
 
       const res = await scim("PATCH", `/Users/${created["id"]}`, token.secret, body(created["id"]));
 
       expect(res.status).toBe(200);
       expect((await scimBody(res))["active"]).toBe(false);
       expect((await memberRow(created["id"]))!.status).toBe("deactivated");
-      expect(await tokenStatus(memberToken.id)).toBe("expired");
-      expect((await proxied(memberToken.secret)).status).toBe(401);
-      const deactivated = (await eventsOf(created["id"])).find((e) => e.type === "user.deactivated");
-      expect(deactivated).toMatchObject({ actor_type: "service_user", actor_name: "Okta provisioning" });
+      expect((await tokenRow(memberToken.id))?.status).toBe("expired");
+      expect(await proxiedStatus(memberToken.secret)).toBe(401);
+      const deactivated = (await eventsFor(created["id"])).find((e) => e.type === "user.deactivated");
+      expect(deactivated).toMatchObject({ actorType: "service_user", actorName: "Okta provisioning" });
       expect(JSON.parse(deactivated!.details!)).toEqual({ tokens_ended: 1 });
     });
   }
@@ -272,7 +271,7 @@ describe("SCIM Users: deprovisioning ends the member's tokens at once", () => {
     const res = await scim("PUT", `/Users/${created["id"]}`, token.secret, { schemas: [USER], userName: created["userName"], active: false });
 
     expect(res.status).toBe(200);
-    expect((await proxied(memberToken.secret)).status).toBe(401);
+    expect(await proxiedStatus(memberToken.secret)).toBe(401);
   });
 
   it("PUT changing the name and active false is one D1 batch: renamed, deactivated, tokens ended, both events", async () => {
@@ -295,9 +294,9 @@ describe("SCIM Users: deprovisioning ends the member's tokens at once", () => {
     expect(memberWrites).toHaveLength(1);
     expect(memberWrites[0]!.some((sql) => /^\s*update\s+"?api_tokens"?\s/i.test(sql))).toBe(true);
     expect(await memberRow(created["id"])).toMatchObject({ name: "Dana Departed", status: "deactivated" });
-    expect(await tokenStatus(memberToken.id)).toBe("expired");
-    expect((await proxied(memberToken.secret)).status).toBe(401);
-    const events = (await eventsOf(created["id"])).filter((e) => e.type !== "user.created");
+    expect((await tokenRow(memberToken.id))?.status).toBe("expired");
+    expect(await proxiedStatus(memberToken.secret)).toBe(401);
+    const events = (await eventsFor(created["id"])).filter((e) => e.type !== "user.created");
     expect(events.map((e) => e.type)).toEqual(["user.updated", "user.deactivated"]);
     expect(JSON.parse(events[0]!.details!)).toEqual({ source: "scim", name: { from: "Dana Inspector", to: "Dana Departed" } });
     expect(JSON.parse(events[1]!.details!)).toEqual({ tokens_ended: 1 });
@@ -313,9 +312,9 @@ describe("SCIM Users: deprovisioning ends the member's tokens at once", () => {
 
     expect((await scimBody(res))["active"]).toBe(true);
     expect((await memberRow(created["id"]))!.status).toBe("active");
-    expect(await tokenStatus(memberToken.id)).toBe("expired");
-    expect((await proxied(memberToken.secret)).status).toBe(401);
-    expect((await eventsOf(created["id"])).map((e) => e.type)).toContain("user.reactivated");
+    expect((await tokenRow(memberToken.id))?.status).toBe("expired");
+    expect(await proxiedStatus(memberToken.secret)).toBe(401);
+    expect((await eventsFor(created["id"])).map((e) => e.type)).toContain("user.reactivated");
   });
 
   it("DELETE removes the member (204), ends their tokens, and the userName can be provisioned again", async () => {
@@ -327,7 +326,7 @@ describe("SCIM Users: deprovisioning ends the member's tokens at once", () => {
 
     expect(res.status).toBe(204);
     expect((await memberRow(created["id"]))!.status).toBe("removed");
-    expect((await proxied(memberToken.secret)).status).toBe(401);
+    expect(await proxiedStatus(memberToken.secret)).toBe(401);
     expect((await scim("GET", `/Users/${created["id"]}`, token.secret)).status).toBe(404);
     expect((await scim("DELETE", `/Users/${created["id"]}`, token.secret)).status).toBe(404);
     const again = await createUser(token.secret, created["userName"]);
