@@ -39,7 +39,7 @@ function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
-function page(prefix: string): string {
+function docsHtml(prefix: string): string {
   const p = escapeHtml(prefix);
   return `<!doctype html>
 <html lang="en">
@@ -78,7 +78,7 @@ window.ui = SwaggerUIBundle({
 }
 
 export function registerDocs(app: ManagementApp): void {
-  app.get("/docs", (c) => c.body(page(c.get("config").managementPrefix), 200, { ...NO_CACHE, "content-type": "text/html; charset=utf-8" }));
+  app.get("/docs", (c) => c.body(docsHtml(c.get("config").managementPrefix), 200, { ...NO_CACHE, "content-type": "text/html; charset=utf-8" }));
   app.get("/docs/swagger-initializer.js", (c) =>
     c.body(initializer(c.get("config").managementPrefix), 200, { ...NO_CACHE, "content-type": "text/javascript; charset=utf-8" }),
   );
