@@ -4,6 +4,8 @@
  * are the contract's words; confirmations and secrets are modal `<dialog>`s opened by the served
  * script (assets.ts). No inline script or style anywhere.
  */
+import type { z } from "@hono/zod-openapi";
+import type { ServiceTokenSchema, UserApiTokenSchema } from "../management/token-resource";
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { DEFAULT_SERVICE_TOKEN_INACTIVITY_DAYS, SERVICE_TOKEN_INACTIVITY_DAYS } from "../domain/tokens";
@@ -19,21 +21,11 @@ export interface Viewer {
   csrf: string;
 }
 
-export interface TokenView {
-  id: string;
-  name: string;
-  hint: string;
-  status: "active" | "revoked" | "expired";
-  created_at: string;
-  last_used_at: string | null;
-  expires_at: string | null;
-}
+/** A user API token as the management API returns it (the console reads it through `api()`). */
+export type TokenView = z.infer<typeof UserApiTokenSchema>;
 
-export interface ServiceTokenView extends TokenView {
-  inactivity_days: number;
-  permission_set_ids: string[];
-  service_user: { id: string; name: string };
-}
+/** A service user API token as the management API returns it. */
+export type ServiceTokenView = z.infer<typeof ServiceTokenSchema>;
 
 export interface Shown {
   /** A sentence for the role="alert" region. */

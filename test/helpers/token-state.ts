@@ -3,6 +3,8 @@
  * sweep or a revoke would have written, so a test can start from there.
  */
 import { env } from "cloudflare:workers";
+import { orm } from "../../src/db/client";
+import { rollServiceToken } from "../../src/db/token-lifecycle";
 import { DAY_MS } from "../../src/domain/tokens";
 
 /** Restart a token's inactivity clock at `lastActiveAt` (as a recorded use would). */
@@ -29,4 +31,16 @@ export async function setDeadline(tokenId: string, expiresAt: number): Promise<v
 /** Record a use of the token at `usedAt` (last use and idle clock), without moving its deadline. */
 export async function setLastUsed(tokenId: string, usedAt: number): Promise<void> {
   await env.DB.prepare("UPDATE api_tokens SET last_used_at = ?1, last_active_at = ?1 WHERE id = ?2").bind(usedAt, tokenId).run();
+}
+
+/** A roll of a service token straight through the db layer (SPEC §9), by the operator, at `now`. */
+export function rollAt(orgId: string, tokenId: string, graceMs: number, now = Date.now()) {
+  return rollServiceToken(orm(env.DB), {
+    orgId,
+    tokenId,
+    graceMs,
+    actor: { id: null, type: "operator", name: "Test" },
+    pepper: env.TOKEN_PEPPER,
+    now,
+  });
 }

@@ -9,7 +9,6 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { verifyApiToken } from "../../src/auth/api-token";
 import { clearAuthCache } from "../../src/auth/cache";
 import { getConfig } from "../../src/config";
-import { rollServiceToken } from "../../src/db/token-lifecycle";
 import { DAY_MS } from "../../src/domain/tokens";
 import { tokenDigest } from "../../src/token/digest";
 import { describeSecurity } from "../helpers/security";
@@ -17,7 +16,7 @@ import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUse
 import { api, bearer, call, PREFIX, proxied } from "../helpers/worker";
 import { runCron } from "../helpers/cron";
 import { tokenRow } from "../helpers/records";
-import { setDeadline } from "../helpers/token-state";
+import { rollAt, setDeadline } from "../helpers/token-state";
 import { errorCode } from "../helpers/errors";
 
 const ROTATED = 'Bearer realm="portcullis", error="invalid_token", error_description="token rotated; the previous secret expired"';
@@ -120,14 +119,7 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
   it("the previous secret works until the last millisecond of its grace and not at its deadline (controlled clock)", async () => {
     const { org, token } = await setup();
     const t0 = Date.now();
-    const result = await rollServiceToken(db(), {
-      orgId: org.orgId,
-      tokenId: token.id,
-      graceMs: 60_000,
-      actor: { id: null, type: "operator", name: "Test" },
-      pepper: env.TOKEN_PEPPER,
-      now: t0,
-    });
+    const result = await rollAt(org.orgId, token.id, 60_000, t0);
     expect(result.outcome).toBe("rolled");
     for (const cfg of [config, { ...config, authCacheTtlMs: 600_000 }]) {
       clearAuthCache();
@@ -255,14 +247,7 @@ describe("POST /service-tokens/{id}/roll (SPEC §9)", () => {
             const pending = Promise.all(
               graces.map((grace) =>
                 s.schedule(Promise.resolve(grace)).then(() =>
-                  rollServiceToken(db(), {
-                    orgId: org.orgId,
-                    tokenId: token.id,
-                    graceMs: grace * 1000,
-                    actor: { id: null, type: "operator", name: "Test" },
-                    pepper: env.TOKEN_PEPPER,
-                    now: Date.now(),
-                  }),
+                  rollAt(org.orgId, token.id, grace * 1000, Date.now()),
                 ),
               ),
             );

@@ -8,13 +8,12 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { clearAuthCache } from "../../src/auth/cache";
 import { clearLastUseMarks } from "../../src/auth/last-use";
 import { RESOLVE_TOKEN_SQL } from "../../src/db/auth";
-import { rollServiceToken } from "../../src/db/token-lifecycle";
 import { createServiceToken } from "../../src/db/tokens";
 import { db, seedIntegration, seedOrg, seedPermissionSet, seedUser, seedUserToken } from "../helpers/seed";
 import { bearer, call, marker, upstreamRequests } from "../helpers/worker";
 import { countingDb, openLimiter } from "../helpers/bindings";
 import { tokenRow } from "../helpers/records";
-import { setLastUsed } from "../helpers/token-state";
+import { rollAt, setLastUsed } from "../helpers/token-state";
 
 interface Recorded {
   sql: string;
@@ -179,14 +178,7 @@ describe("per-request D1 budget", () => {
 describe("per-request D1 budget of rolled and address-restricted tokens (SPEC §9)", () => {
   it("the previous secret of a rolled token costs the same one read", async () => {
     const { org, token } = await seedIntegration();
-    const rolled = await rollServiceToken(db(), {
-      orgId: org.orgId,
-      tokenId: token.id,
-      graceMs: 60_000,
-      actor: { id: null, type: "operator", name: "Test" },
-      pepper: env.TOKEN_PEPPER,
-      now: Date.now(),
-    });
+    const rolled = await rollAt(org.orgId, token.id, 60_000, Date.now());
     expect(rolled.outcome).toBe("rolled");
     for (const secret of [token.secret, rolled.outcome === "rolled" ? rolled.secret : ""]) {
       clearLastUseMarks();

@@ -22,13 +22,13 @@ import { groupNameTaken, jsonIds, keysetPage, missingIds, sourceDetails, type Pa
 export type Collection = "group" | "site";
 
 const COLLECTIONS = {
-  group: { table: groups, prefix: "grp", membership: userGroups, memberColumn: userGroups.groupId },
-  site: { table: sites, prefix: "site", membership: userSites, memberColumn: userSites.siteId },
+  group: { table: groups, prefix: "grp", membership: userGroups, memberColumn: userGroups.groupId, uniqueNames: true },
+  site: { table: sites, prefix: "site", membership: userSites, memberColumn: userSites.siteId, uniqueNames: false },
 } as const;
 
 /** Whether names of this kind are unique in the org (a name another item has is a conflict). */
 export function hasUniqueNames(kind: Collection): boolean {
-  return kind === "group";
+  return COLLECTIONS[kind].uniqueNames;
 }
 
 /** The naming rule as SQL: true when `name` is free for the item `exceptId` (null: a new one). */
