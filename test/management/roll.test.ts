@@ -12,7 +12,7 @@ import { getConfig } from "../../src/config";
 import { DAY_MS } from "../../src/domain/tokens";
 import { tokenDigest } from "../../src/token/digest";
 import { describeSecurity } from "../helpers/security";
-import { adminSession, db, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, type SeededOrg } from "../helpers/seed";
+import { adminSession, seedOrg, seedPermissionSet, seedServiceToken, seedUser, seedUserToken, type SeededOrg } from "../helpers/seed";
 import { api, bearer, call, PREFIX, proxied } from "../helpers/worker";
 import { runCron } from "../helpers/cron";
 import { tokenRow } from "../helpers/records";
