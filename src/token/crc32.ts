@@ -14,3 +14,14 @@ export function crc32(bytes: Uint8Array): number {
   for (const byte of bytes) crc = TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
+
+/**
+ * CRC-32 of the first `length` characters of an ASCII string, read as its bytes: the same value
+ * as `crc32(new TextEncoder().encode(...))` without encoding a copy (the proxy checks a token's
+ * checksum on every request). The caller guarantees ASCII.
+ */
+export function crc32Ascii(value: string, length: number): number {
+  let crc = 0xffffffff;
+  for (let i = 0; i < length; i++) crc = TABLE[(crc ^ value.charCodeAt(i)) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}

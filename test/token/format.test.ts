@@ -75,6 +75,25 @@ describe("token format (SPEC §2)", () => {
     );
   });
 
+  it("accepts exactly the checksum checksum() writes, for any body and any 6 base62 characters (property, 5,000 runs)", () => {
+    // parseToken reads the checksum characters as a number rather than re-encoding the CRC: the
+    // two must agree on every suffix, including ones spelling values above 2^32.
+    const base62 = fc.constantFrom(...BASE62.split(""));
+    fc.assert(
+      fc.property(
+        fc.constantFrom("pcu_", "pcs_"),
+        fc.array(base62, { minLength: 43, maxLength: 43 }),
+        fc.oneof(fc.array(base62, { minLength: 6, maxLength: 6 }).map((d) => d.join("")), fc.constant(null)),
+        (prefix, random, suffix) => {
+          const body = prefix + random.join("");
+          const candidate = body + (suffix ?? checksum(body));
+          expect(parseToken(candidate).ok).toBe((suffix ?? checksum(body)) === checksum(body));
+        },
+      ),
+      { numRuns: 5_000 },
+    );
+  });
+
   it("hints show the prefix and the last four characters only", () => {
     const token = generateToken("service_user");
     expect(tokenHint(token)).toBe(`pcs_…${token.slice(-4)}`);
