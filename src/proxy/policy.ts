@@ -124,6 +124,10 @@ function methodMatches(rule: CompiledRule, method: string): boolean {
   return rule.methods.has(method) || (method === "HEAD" && rule.methods.has("GET"));
 }
 
+/** Shared by every request that reaches them, so frozen like the rules' own decisions. */
+const PUBLIC: PolicyDecision = Object.freeze({ kind: "public" });
+const AUTHENTICATED: PolicyDecision = Object.freeze({ kind: "authenticated" });
+
 /** First-match decision for one reading; public rules only ever match the exact path. */
 function decideReading(policy: RoutePolicy, method: string, reading: string[], exact: string[] | null): PolicyDecision {
   for (const rule of policy.rules) {
@@ -134,22 +138,55 @@ function decideReading(policy: RoutePolicy, method: string, reading: string[], e
     }
     if (segmentsMatch(rule, rule.segments, reading)) return rule.decision;
   }
-  return { kind: "authenticated" };
+  return AUTHENTICATED;
 }
 
-/**
- * Decide what a request needs: the strictest decision over every reading of the path and every
- * method the upstream might act on (the request's own, plus any method override it carries).
- * Returns null when the path must be refused, which the proxy answers with 400 rather than guessing.
- */
-export function decide(policy: RoutePolicy, method: string | readonly string[], pathname: string): PolicyDecision | null {
+function decideUnmemoized(policy: RoutePolicy, method: string | readonly string[], pathname: string): PolicyDecision | null {
   const path = readRequestPath(pathname);
   if (path === null) return null;
   if (typeof method === "string" && path.readings.length === 1) return decideReading(policy, method.toUpperCase(), path.readings[0]!, path.exact);
   const methods = [...new Set((typeof method === "string" ? [method] : method).map((m) => m.toUpperCase()))];
   const decisions = methods.flatMap((m) => path.readings.map((reading) => decideReading(policy, m, reading, path.exact)));
-  if (decisions.every((d) => d.kind === "public")) return { kind: "public" };
+  if (decisions.every((d) => d.kind === "public")) return PUBLIC;
   const required = new Set(decisions.flatMap((d) => (d.kind === "permissions" ? d.required : [])));
-  if (required.size > 0) return { kind: "permissions", required: [...required].sort() };
-  return { kind: "authenticated" };
+  if (required.size > 0) return Object.freeze({ kind: "permissions", required: Object.freeze([...required].sort()) as string[] });
+  return AUTHENTICATED;
+}
+
+/**
+ * Decisions already made, per policy, keyed by method and path as sent: an API's traffic
+ * repeats a few routes, and a decision depends on nothing else, so a repeat skips the decoding
+ * and the rule scan. Bounded in entries and in path length (the path is the client's); when
+ * full, the entry made longest ago goes first, so unique paths only ever cost a miss.
+ */
+const MEMO_ENTRIES = 1_024;
+const MEMO_MAX_PATH = 256;
+const memos = new WeakMap<RoutePolicy, Map<string, PolicyDecision | null>>();
+
+/**
+ * Decide what a request needs: the strictest decision over every reading of the path and every
+ * method the upstream might act on (the request's own, plus any method override it carries).
+ * Returns null when the path must be refused, which the proxy answers with 400 rather than guessing.
+ * The decision returned is frozen: it may be shared with other requests.
+ */
+export function decide(policy: RoutePolicy, method: string | readonly string[], pathname: string): PolicyDecision | null {
+  // Requests with method overrides are rare: decided afresh.
+  if (typeof method !== "string" || pathname.length > MEMO_MAX_PATH) return decideUnmemoized(policy, method, pathname);
+  let memo = memos.get(policy);
+  if (memo === undefined) {
+    memo = new Map();
+    memos.set(policy, memo);
+  }
+  const key = `${method} ${pathname}`;
+  const known = memo.get(key);
+  if (known !== undefined) return known;
+  const decision = decideUnmemoized(policy, method, pathname);
+  if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
+  memo.set(key, decision);
+  return decision;
+}
+
+/** Test hook: how many decisions are memoized for this policy. */
+export function memoizedDecisionCount(policy: RoutePolicy): number {
+  return memos.get(policy)?.size ?? 0;
 }

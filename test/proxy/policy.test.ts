@@ -3,10 +3,11 @@
  * may reach a protected upstream resource with less than the policy demands, and a public rule
  * never stretches over another spelling.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DEMO_POLICY } from "../../src/domain/demo-route-policy";
 import { parsePolicy, type RoutePolicy } from "../../src/domain/route-policy";
-import { decide } from "../../src/proxy/policy";
+import { decide, memoizedDecisionCount } from "../../src/proxy/policy";
 import { bearer, call, marker, upstreamRequests } from "../helpers/worker";
 import { errorOf } from "../helpers/errors";
 import { seedIntegration } from "../helpers/seed";
@@ -161,6 +162,80 @@ describe("custom policies", () => {
     const parsed = parsePolicy([rule]);
     expect(parsed.ok).toBe(false);
     expect(!parsed.ok && parsed.reason).toContain(reason);
+  });
+});
+
+describe("memoized decisions", () => {
+  const RULES = [
+    { match: "GET /public/*", public: true },
+    { match: "GET /inspections/*", permissions: ["inspections.view"] },
+    { match: "POST,PUT,PATCH,DELETE /inspections/*", permissions: ["inspections.edit"] },
+    { match: "GET /docs/:id" },
+    { match: "GET /docs/*", permissions: ["docs.secret"] },
+  ];
+
+  it("a repeated request gets the decision a fresh policy makes, for any spelling (property, 3,000 runs)", () => {
+    const piece = fc.constantFrom("public", "PUBLIC", "inspections", "docs", "a", "..", ".", "%2f", "%2F", "%252f", "%2e", ";x", "%3f", "%25", "%zz", "\\", "");
+    const pathArb = fc.array(piece, { minLength: 0, maxLength: 5 }).map((parts) => "/" + parts.join("/"));
+    const method = fc.constantFrom("GET", "get", "HEAD", "POST", "DELETE", "OPTIONS");
+    const warm = policy(RULES);
+    fc.assert(
+      fc.property(fc.array(fc.tuple(method, pathArb), { minLength: 1, maxLength: 8 }), (requests) => {
+        for (const [m, path] of requests) {
+          // A new policy object has an empty memo: its answer is the unmemoized decision.
+          const fresh = decide(policy(RULES), m, path);
+          expect(decide(warm, m, path)).toEqual(fresh);
+          expect(decide(warm, m, path)).toEqual(fresh);
+        }
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it("memoizes per policy: one policy's decision never answers for another", () => {
+    const strict = policy([{ match: "GET /reports/*", permissions: ["reports.view"] }]);
+    const open = policy([{ match: "GET /reports/*", public: true }]);
+    expect(decide(open, "GET", "/reports/1")).toEqual(PUBLIC);
+    expect(decide(strict, "GET", "/reports/1")).toEqual({ kind: "permissions", required: ["reports.view"] });
+    expect(decide(open, "GET", "/reports/1")).toEqual(PUBLIC);
+  });
+
+  it("keys on the method and the path as sent", () => {
+    const rules = policy(RULES);
+    expect(decide(rules, "GET", "/inspections/1")).toEqual(VIEW);
+    expect(decide(rules, "DELETE", "/inspections/1")).toEqual(EDIT);
+    expect(decide(rules, "GET", "/public/1")).toEqual(PUBLIC);
+    expect(decide(rules, "GET", "/Public/1")).toEqual(AUTHENTICATED);
+    expect(decide(rules, "GET", "/public/..%2finspections/1")).toBeNull();
+    expect(decide(rules, "GET", "/public/1")).toEqual(PUBLIC);
+  });
+
+  it("shares only frozen decisions, so no request can change another's", () => {
+    const rules = policy(RULES);
+    for (const [m, path] of [["GET", "/x"], ["GET", "/public/a"], ["GET", "/docs/a%2fb"], ["DELETE", "/inspections/1"]] as const) {
+      const decision = decide(rules, m, path)!;
+      expect(Object.isFrozen(decision)).toBe(true);
+      if (decision.kind === "permissions") expect(Object.isFrozen(decision.required)).toBe(true);
+      expect(decide(rules, m, path)).toBe(decision);
+    }
+  });
+
+  it("stays bounded under unique paths and never keeps a long one", () => {
+    const rules = policy(RULES);
+    for (let i = 0; i < 5_000; i++) decide(rules, "GET", `/inspections/${i}`);
+    expect(memoizedDecisionCount(rules)).toBe(1_024);
+    // The newest entries stay; unique paths cost only a miss.
+    expect(decide(rules, "GET", "/inspections/4999")).toEqual(VIEW);
+    const before = memoizedDecisionCount(rules);
+    const long = "/inspections/" + "a".repeat(300);
+    expect(decide(rules, "GET", long)).toEqual(VIEW);
+    expect(memoizedDecisionCount(rules)).toBe(before);
+  });
+
+  it("decides requests with method overrides afresh", () => {
+    const rules = policy(RULES);
+    expect(decide(rules, ["GET", "DELETE"], "/inspections/1")).toEqual({ kind: "permissions", required: ["inspections.edit", "inspections.view"] });
+    expect(memoizedDecisionCount(rules)).toBe(0);
   });
 });
 
