@@ -110,5 +110,6 @@ export function checkResolved(token: ResolvedToken | null, now: number): TokenCh
  * extra D1 read, and checked on every request, cache hit or not.
  */
 export function clientAddressAllowed(token: ResolvedToken, request: Request): boolean {
-  return addressAllowed(token.allowedCidrs, request.headers.get("cf-connecting-ip"));
+  // Most tokens have no condition: then the request's address is not even read.
+  return token.allowedCidrs === null || addressAllowed(token.allowedCidrs, request.headers.get("cf-connecting-ip"));
 }

@@ -15,7 +15,7 @@ import { clientAddressAllowed, scheduleRedigest, verifyApiToken, type TokenCheck
 import { readBearer } from "./bearer";
 import { addressNotAllowed, invalidToken, missingCredential, multipleCredentials } from "./challenge";
 import { scheduleLastUse } from "./last-use";
-import { blockedResponse, clientIp, noteAuthFailure } from "./rate-limit";
+import { blockedRequest, clientIp, noteAuthFailure } from "./rate-limit";
 import { verifySession, type SessionCheck } from "./session";
 
 /** An API token that passed every check: its subject, its row, and a pending re-digest (SPEC §11). */
@@ -50,24 +50,23 @@ export async function authenticateRequest(
       throw options.sessions ? missingCredential("This request needs an API token or a session: Authorization: Bearer <credential>.") : missingCredential();
     }
   }
-  const ip = clientIp(request);
-  const blocked = blockedResponse(ip);
+  const blocked = blockedRequest(request);
   if (blocked) throw blocked;
   if (bearer.ok && options.sessions && !hasTokenPrefix(bearer.credential)) {
     const session = await verifySession(env.DB, config, bearer.credential);
     if (session.ok) return session;
-    throw await refused(env, ip, session.description);
+    throw await refused(env, request, session.description);
   }
   const check = bearer.ok ? await verifyApiToken(env.DB, config, bearer.credential) : MALFORMED_BEARER;
-  if (!check.ok) throw await refused(env, ip, check.description);
+  if (!check.ok) throw await refused(env, request, check.description);
   // SPEC §9: a valid token from the wrong address; not a failed authentication, so not counted.
   if (!clientAddressAllowed(check.token, request)) throw addressNotAllowed();
   return check;
 }
 
 /** A wrong credential counts towards the failed-authentication block. */
-async function refused(env: Env, ip: string, description: string): Promise<ApiError> {
-  return (await noteAuthFailure(env.AUTH_FAILURE_LIMITER, ip)) ?? invalidToken(description);
+async function refused(env: Env, request: Request, description: string): Promise<ApiError> {
+  return (await noteAuthFailure(env.AUTH_FAILURE_LIMITER, clientIp(request))) ?? invalidToken(description);
 }
 
 /**

@@ -21,7 +21,7 @@ export function invalidToken(description: string): ApiError {
   });
 }
 
-export function insufficientScope(missing: string[], message?: string): ApiError {
+export function insufficientScope(missing: readonly string[], message?: string): ApiError {
   const scope = missing.join(" ");
   return new ApiError("insufficient_permissions", message ?? `This request needs the permission ${missing.join(", ")}.`, {
     "www-authenticate": `${REALM}, error="insufficient_scope", error_description=${quoted("missing permission")}, scope=${quoted(scope)}`,

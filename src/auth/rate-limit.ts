@@ -41,6 +41,14 @@ export function rateLimited(retryAfterSeconds: number): ApiError {
   });
 }
 
+/**
+ * The 429 to send if the caller's IP is currently blocked, else null. The client address is
+ * worked out only when some IP is blocked: on the proxy's path that is almost never.
+ */
+export function blockedRequest(request: Request, now = Date.now()): ApiError | null {
+  return blockedUntil.size === 0 ? null : blockedResponse(clientIp(request), now);
+}
+
 /** The 429 to send if this IP is currently blocked, else null. */
 export function blockedResponse(ip: string, now = Date.now()): ApiError | null {
   const until = blockedUntil.get(ip);

@@ -18,7 +18,7 @@ export interface Need {
   /** Only this kind of caller may call at all; any other gets `refused()`, whatever it holds. */
   caller?: { type: Subject["type"]; credential: Subject["credential"]; refused: () => ApiError };
   /** The error for missing permissions; by default RFC 6750 `insufficient_scope` naming them. */
-  denied?: (missing: string[]) => ApiError;
+  denied?: (missing: readonly string[]) => ApiError;
 }
 
 export function requirePermission(need: Need): MiddlewareHandler<AppEnv> {

@@ -19,12 +19,9 @@ import { decide } from "./policy";
 /** API tokens only: a session JWT is for the management API and the console. */
 const PROXY_AUTHENTICATION = { sessions: false } as const;
 
-export async function handleProxy(request: Request, env: Env, ctx: Pick<ExecutionContext, "waitUntil">, config: Config): Promise<Response> {
-  try {
-    return await proxy(request, env, ctx, config);
-  } catch (err) {
-    return toErrorResponse(err);
-  }
+export function handleProxy(request: Request, env: Env, ctx: Pick<ExecutionContext, "waitUntil">, config: Config): Promise<Response> {
+  // `proxy` is async, so whatever it throws arrives here as a rejection.
+  return proxy(request, env, ctx, config).catch(toErrorResponse);
 }
 
 async function proxy(request: Request, env: Env, ctx: Pick<ExecutionContext, "waitUntil">, config: Config): Promise<Response> {

@@ -53,16 +53,23 @@ const METHOD_OVERRIDE_PARAM = "_method";
  * `X-HTTP-Method-Override: DELETE` is a DELETE to many frameworks, so the route policy must
  * judge it as one too (they are forwarded unchanged, so the policy must see them).
  */
-export function methodOverrides(headers: Headers, url: URL): string[] {
-  const values: string[] = [];
+export function methodOverrides(headers: Headers, url: URL): readonly string[] {
+  let values: string[] | null = null;
   for (const name of METHOD_OVERRIDE_HEADERS) {
     const value = headers.get(name);
-    if (value !== null) values.push(...value.split(","));
+    if (value !== null) (values ??= []).push(...value.split(","));
   }
   // Parsing the query is skipped when there is none (the common case).
-  if (url.search.length > 1) values.push(...url.searchParams.getAll(METHOD_OVERRIDE_PARAM));
+  if (url.search.length > 1) {
+    const params = url.searchParams.getAll(METHOD_OVERRIDE_PARAM);
+    if (params.length > 0) (values ??= []).push(...params);
+  }
+  // Most requests carry none: nothing is allocated for them.
+  if (values === null) return NO_OVERRIDES;
   return values.map((v) => v.trim().toUpperCase()).filter((v) => v.length > 0);
 }
+
+const NO_OVERRIDES: readonly string[] = Object.freeze([]);
 
 /**
  * Headers some frameworks (Symfony, IIS URL Rewrite) route by instead of the request line: a
