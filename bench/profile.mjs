@@ -6,6 +6,8 @@
 // Options: --scenario valid|malformed|unknown|revoked (valid)  --cache-ttl MS (0)
 //          --duration S (10)  --connections C (32)  --top N (30)  --out FILE (.cpuprofile)
 //          --root DIR (build the bundle from another checkout)
+//          --worker portcullis|spec-floor (portcullis; spec-floor profiles bench/workers/spec-floor.ts,
+//          the SPEC's floor, with --cache-ttl as its FLOOR_CACHE_TTL_MS, to compare the two)
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { SourceMap } from "node:module";
 import { tmpdir } from "node:os";
@@ -27,6 +29,7 @@ const { values: opts } = parseArgs({
     port: { type: "string", default: "9329" },
     // Build from another checkout (to profile an experiment without touching this tree).
     root: { type: "string", default: ROOT },
+    worker: { type: "string", default: "portcullis" },
   },
 });
 
@@ -96,7 +99,9 @@ function aggregate(profile, map) {
 
 async function main() {
   requireWrk();
-  const { main, outdir } = await buildBundle(path.resolve(opts.root));
+  if (opts.worker !== "portcullis" && opts.worker !== "spec-floor") throw new Error("--worker must be portcullis or spec-floor");
+  const floor = opts.worker === "spec-floor";
+  const { main, outdir } = await buildBundle(path.resolve(opts.root), floor ? { entry: "bench/workers/spec-floor.ts" } : undefined);
   const map = new SourceMap(JSON.parse(readFileSync(`${main}.map`, "utf8")));
   const upstream = await startUpstream();
   const port = Number(opts.port);
@@ -104,7 +109,7 @@ async function main() {
     root: ROOT,
     name: "proxy",
     scriptPath: main,
-    bindings: { UPSTREAM_URL: upstream.url, ASSERTION_PRIVATE_KEY: await assertionKey(), AUTH_CACHE_TTL_MS: opts["cache-ttl"] },
+    bindings: { UPSTREAM_URL: upstream.url, ASSERTION_PRIVATE_KEY: await assertionKey(), [floor ? "FLOOR_CACHE_TTL_MS" : "AUTH_CACHE_TTL_MS"]: opts["cache-ttl"] },
     d1: true,
     inspectorPort: port,
   });
@@ -125,7 +130,7 @@ async function main() {
     const { profile } = await cdp.send("Profiler.stop");
     cdp.close();
     if (opts.out) writeFileSync(opts.out, JSON.stringify(profile));
-    console.log(`${opts.scenario}, AUTH_CACHE_TTL_MS=${opts["cache-ttl"]}: ${Math.round(result.rps)} rps, statuses ${JSON.stringify(result.statuses)}`);
+    console.log(`${opts.worker} ${opts.scenario}, cache TTL ${opts["cache-ttl"]} ms: ${Math.round(result.rps)} rps, statuses ${JSON.stringify(result.statuses)}`);
     const { self, inclusive, total } = aggregate(profile, map);
     const top = Number(opts.top);
     const print = (title, m) => {

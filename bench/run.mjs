@@ -18,7 +18,7 @@
 // Writes bench/results/latest.json and latest.md (the same table in Markdown), prints the table.
 // Exits 1 on any unexpected status or a missed target, 2 when wrk is missing.
 //
-// Options: --duration S (10)  --rounds N (5)  --warmup S (3)  --connections C (32; 4 with --d1-latency)
+// Options: --duration S (10)  --rounds N (7)  --warmup S (3)  --connections C (32; 4 with --d1-latency)
 //          --threads T (1)  --tokens N (1000 rows in api_tokens)  --pool N (100 credentials per
 //          scenario)  --quick (2 s × 2 rounds, for development)  --bundle (bundle size only)
 //          --out FILE (bench/results/latest.json)  --only ID,… (development: run only these
@@ -51,7 +51,7 @@ export const FLOOR_TARGETS = { proxy_vs_spec_floor: 0.95, cached_vs_spec_floor_c
 const { values: opts } = parseArgs({
   options: {
     duration: { type: "string", default: "10" },
-    rounds: { type: "string", default: "5" },
+    rounds: { type: "string", default: "7" },
     warmup: { type: "string", default: "3" },
     connections: { type: "string" },
     threads: { type: "string", default: "1" },
@@ -158,21 +158,33 @@ async function main() {
     if (d1LatencyMs > 0) log(`D1 latency: ${d1LatencyMs} ms added to every D1 call of the Workers that have one`);
     workers = await startWorkers({ names: needed, bundles, upstreamUrl: upstream.url, plan, filler, fillerOrgs: Math.max(1, Math.ceil(filler / 100)), d1LatencyMs, log });
     const scenarios = scenarioCredentials(plan);
-    const matrix = {
-      bare: ["valid"],
-      reference: ["valid"],
-      proxy: ["valid", "malformed", "unknown", "revoked"],
-      "proxy-cached": ["valid", "malformed", "unknown", "revoked"],
-      "proxy-request": ["valid"],
-      "spec-floor": ["valid"],
-      "spec-floor-cached": ["valid"],
-      "spec-floor-request": ["valid"],
-      "signing-floor": ["valid"],
-      "reference-signed": ["valid"],
-      ...(opts.baseline ? { "proxy-baseline": ["valid"], "proxy-baseline-cached": ["valid"] } : {}),
-    };
+    // Listed so that the two sides of every compared ratio run back to back: the host's load
+    // drifts over minutes, and a ratio of two runs taken a minute apart measures the drift too.
+    const order = [
+      "bare/valid",
+      "proxy-cached/valid",
+      "spec-floor-cached/valid",
+      "proxy-baseline-cached/valid",
+      "reference/valid",
+      "proxy/valid",
+      "spec-floor/valid",
+      "proxy-baseline/valid",
+      "proxy/malformed",
+      "proxy/unknown",
+      "proxy/revoked",
+      "proxy-cached/malformed",
+      "proxy-cached/unknown",
+      "proxy-cached/revoked",
+      "signing-floor/valid",
+      "reference-signed/valid",
+      "proxy-request/valid",
+      "spec-floor-request/valid",
+    ];
     let combos = [{ id: "ceiling/valid", url: upstream.url, pid: upstream.pid, scenario: "valid" }];
-    for (const [worker, list] of Object.entries(matrix)) for (const scenario of list) if (workers[worker]) combos.push({ id: `${worker}/${scenario}`, worker, scenario, url: workers[worker].url, pid: workers[worker].pid });
+    for (const id of order) {
+      const [worker, scenario] = id.split("/");
+      if (workers[worker]) combos.push({ id, worker, scenario, url: workers[worker].url, pid: workers[worker].pid });
+    }
     if (only) combos = combos.filter((c) => only.has(c.id));
     log(`Measuring: ${settings.rounds} rounds × ${combos.length} runs × ${settings.duration_s} s, wrk -t${settings.threads} -c${settings.connections} (${wrk})`);
     const runs = await measureRounds({ combos, scenarios, credentialsDir, rounds: settings.rounds, seconds: settings.duration_s, warmupSeconds: settings.warmup_s, connections: settings.connections, threads: settings.threads, log });

@@ -124,9 +124,11 @@ export function median(values) {
 }
 
 /**
- * Runs every combo ({id, url, scenario}) once per round, the order rotated each round so no
- * combo always follows the same neighbour (A B C, B C A, …). A short unrecorded warm-up run of
- * each combo comes first (JIT, SQLite page cache, connection pools).
+ * Runs every combo ({id, url, scenario}) once per round. The caller lists the two sides of each
+ * ratio next to each other, so they always run back to back, and every other round runs the
+ * list backwards (A B C D, D C B A, …), so neither side of a pair always goes first and each
+ * round starts where the last one ended. A short unrecorded warm-up run of each combo comes
+ * first (JIT, SQLite page cache, connection pools).
  */
 export async function measureRounds({ combos, scenarios, credentialsDir, rounds, seconds, warmupSeconds, connections, threads, log = () => {} }) {
   const files = {};
@@ -137,7 +139,7 @@ export async function measureRounds({ combos, scenarios, credentialsDir, rounds,
   }
   const results = Object.fromEntries(combos.map((c) => [c.id, []]));
   for (let r = 0; r < rounds; r++) {
-    const order = combos.map((_, i) => combos[(i + r) % combos.length]);
+    const order = r % 2 === 0 ? combos : [...combos].reverse();
     for (const combo of order) {
       const cpuBefore = cpuMs(combo.pid);
       const result = await run(combo, seconds);
