@@ -9,7 +9,7 @@ import type { ResolvedToken } from "../db/token-row";
 import { parseToken } from "../token/format";
 import { tokenDigest } from "../token/digest";
 import { cachedLookup, invalidateCached } from "./cache";
-import { addressAllowed } from "./cidr";
+import { addressAllowed, unrestricted } from "./cidr";
 import { tokenSubject, type Subject } from "./subject";
 
 export type TokenRejection = "malformed" | "unknown" | "revoked" | "expired" | "deleted" | "member_inactive" | "rotated";
@@ -111,5 +111,5 @@ export function checkResolved(token: ResolvedToken | null, now: number): TokenCh
  */
 export function clientAddressAllowed(token: ResolvedToken, request: Request): boolean {
   // Most tokens have no condition: then the request's address is not even read.
-  return token.allowedCidrs === null || addressAllowed(token.allowedCidrs, request.headers.get("cf-connecting-ip"));
+  return unrestricted(token.allowedCidrs) || addressAllowed(token.allowedCidrs, request.headers.get("cf-connecting-ip"));
 }

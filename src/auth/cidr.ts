@@ -124,13 +124,18 @@ function compile(storedJson: string): CompiledList {
   return list;
 }
 
+/** A stored `allowed_cidrs` that sets no condition (null or `[]`): any address may use the token. */
+export function unrestricted(storedJson: string | null): storedJson is null | "[]" {
+  return storedJson === null || storedJson === "[]";
+}
+
 /**
  * Whether a request from `clientAddressHeader` may use a token restricted to `storedJson` (the
  * `allowed_cidrs` column: a JSON array of normalised CIDRs, or null / `[]` for any address).
  * A request without a usable client address is outside every non-empty list.
  */
 export function addressAllowed(storedJson: string | null, clientAddressHeader: string | null): boolean {
-  if (storedJson === null || storedJson === "[]") return true;
+  if (unrestricted(storedJson)) return true;
   const address = clientAddress(clientAddressHeader);
   if (address === null) return false;
   const list = compile(storedJson);
